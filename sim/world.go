@@ -94,14 +94,14 @@ func (v *Violation) Unwrap() error { return v.Err }
 
 // Stats counts what happened in a run.
 type Stats struct {
-	Events     uint64
-	Net        NetStats
-	Disk       DiskStats
-	Timers     uint64
-	Crashes    uint64
-	Restarts   uint64
-	Pauses     uint64
-	Partitions uint64
+	Events      uint64
+	Net         NetStats
+	Disk        DiskStats
+	Timers      uint64
+	Crashes     uint64
+	Restarts    uint64
+	Pauses      uint64
+	Partitions  uint64
 	ClockFaults uint64
 }
 

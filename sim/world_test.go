@@ -22,7 +22,7 @@ func ids(n int) []nodes.NodeID {
 func TestGossipConverges(t *testing.T) {
 	w, err := sim.New(sim.Config{
 		Seed: 1, Nodes: ids(5), Factory: gossip.New(0),
-		Network: sim.LinkConfig{Latency: sim.Uniform(time.Millisecond, 10*time.Millisecond)},
+		Network:   sim.LinkConfig{Latency: sim.Uniform(time.Millisecond, 10*time.Millisecond)},
 		WireCheck: true,
 	})
 	require.NoError(t, err)
