@@ -1,0 +1,47 @@
+# distsync — the two commands of a new user are `make demo` and `make test`.
+GO      ?= go
+BIN     := bin/distsync
+PKGS    := ./...
+BENCH   ?= .
+COUNT   ?= 5
+FUZZTIME ?= 30s
+
+.PHONY: all build test test-short race bench lint demo fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/distsync
+
+# The full test suite, as CI runs it: vet, every package's tests, the
+# determinism lint, and the real TCP runtime under the race detector.
+test:
+	$(GO) vet $(PKGS)
+	$(GO) test -count=1 $(PKGS)
+	CGO_ENABLED=1 $(GO) test -race -count=1 ./nodes/runtime/... ./nodes/wire/... ./sim/...
+
+test-short:
+	$(GO) test -short -count=1 $(PKGS)
+
+bench:
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem -count $(COUNT) ./sim/
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GO) test -count=1 -run TestRepositoryIsDeterministic ./internal/determinism/
+
+# Short fuzzing of every decoder (FUZZTIME each).
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzSplitFrame$$' -fuzztime $(FUZZTIME) ./nodes/wire/
+	$(GO) test -run '^$$' -fuzz '^FuzzReadFrame$$' -fuzztime $(FUZZTIME) ./nodes/wire/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecoder$$' -fuzztime $(FUZZTIME) ./nodes/wire/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeEnvelope$$' -fuzztime $(FUZZTIME) ./nodes/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeMessage$$' -fuzztime $(FUZZTIME) ./nodes/
+
+# The main job: a sweep of seeds under every fault kind, with its table.
+demo: build
+	./$(BIN) chaos --seeds 20
+
+clean:
+	rm -rf bin out
