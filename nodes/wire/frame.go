@@ -76,12 +76,25 @@ func ReadFrame(r io.Reader, buf []byte, maxPayload int) (payload, newBuf []byte,
 		return nil, buf, fmt.Errorf("%w: %d (want %d)", ErrBadVersion, hdr[4], Version)
 	}
 	size := int(n - 1)
-	if cap(buf) < size {
-		buf = make([]byte, size)
-	}
-	buf = buf[:size]
-	if _, err := io.ReadFull(r, buf); err != nil {
-		return nil, buf, fmt.Errorf("wire: frame body of %d bytes: %w", size, err)
+	// Grow the buffer as the body arrives, at most readChunk ahead of what
+	// was read, so a header that declares a large frame and then stalls
+	// costs the reader little memory.
+	buf = buf[:0]
+	for len(buf) < size {
+		want := min(size-len(buf), readChunk)
+		if cap(buf)-len(buf) < want {
+			grown := make([]byte, len(buf), min(size, max(2*cap(buf), len(buf)+want)))
+			copy(grown, buf)
+			buf = grown
+		}
+		got, err := io.ReadFull(r, buf[len(buf):len(buf)+want])
+		buf = buf[:len(buf)+got]
+		if err != nil {
+			return nil, buf, fmt.Errorf("wire: frame body of %d bytes, %d read: %w", size, len(buf), err)
+		}
 	}
 	return buf, buf, nil
 }
+
+// readChunk bounds how far ReadFrame allocates ahead of the bytes it has.
+const readChunk = 64 << 10

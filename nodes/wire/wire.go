@@ -262,7 +262,9 @@ func (d *Decoder) ListLen(minElemBytes int) int {
 	if minElemBytes < 1 {
 		minElemBytes = 1
 	}
-	if n*uint64(minElemBytes) > uint64(d.Remaining()) {
+	// n*minElemBytes could overflow for a huge element size; dividing
+	// cannot.
+	if n > uint64(d.Remaining())/uint64(minElemBytes) {
 		d.err = ErrShort
 		return 0
 	}
