@@ -3,6 +3,7 @@ module github.com/distsync/distsync
 go 1.26
 
 require (
+	github.com/anishathalye/porcupine v1.3.1
 	github.com/olekukonko/tablewriter v1.1.5
 	github.com/spf13/cobra v1.10.2
 	github.com/stretchr/testify v1.12.1

@@ -19,6 +19,9 @@ type Chaos struct {
 	Clogs      bool          // delay spike on one link
 	Clocks     bool          // clock skew and drift
 	Disk       bool          // torn writes at crashes, corrupt reads, slow syncs
+	// Nodes are the nodes faults may hit (default: every node). A test
+	// that checks client histories keeps its clients out of it.
+	Nodes []nodes.NodeID
 }
 
 // AllFaults turns every fault kind on, one fault every `every` on average.
@@ -34,26 +37,37 @@ func (c Chaos) Schedule(w *World, horizon time.Duration) error {
 		return fmt.Errorf("chaos.every: %v must be positive", c.Every)
 	}
 	r := w.cfg.Seed.Stream("faults")
+	targets := w.ids
+	if len(c.Nodes) > 0 {
+		idx, err := w.indices("chaos.nodes", c.Nodes)
+		if err != nil {
+			return err
+		}
+		targets = make([]nodes.NodeID, len(idx))
+		for i, x := range idx {
+			targets[i] = w.ids[x]
+		}
+	}
 	var kinds []func(t, end time.Duration)
 	if c.Crashes {
-		kinds = append(kinds, func(t, end time.Duration) { c.crash(w, r, t, end) })
+		kinds = append(kinds, func(t, end time.Duration) { c.crash(w, r, targets, t, end) })
 	}
 	if c.Partitions {
-		kinds = append(kinds, func(t, end time.Duration) { c.partition(w, r, t, end) })
+		kinds = append(kinds, func(t, end time.Duration) { c.partition(w, r, targets, t, end) })
 	}
 	if c.Pauses {
-		kinds = append(kinds, func(t, end time.Duration) { c.pause(w, r, t, end) })
+		kinds = append(kinds, func(t, end time.Duration) { c.pause(w, r, targets, t, end) })
 	}
 	if c.Clogs {
 		kinds = append(kinds, func(t, end time.Duration) {
-			a, b := w.ids[r.IntN(len(w.ids))], w.ids[r.IntN(len(w.ids))]
+			a, b := targets[r.IntN(len(targets))], targets[r.IntN(len(targets))]
 			delay, window := time.Duration(r.Int64N(int64(c.Every))), end-t
 			w.At(t, "clog", func(w *World) { _ = w.Clog(a, b, delay, window) })
 		})
 	}
 	if c.Clocks {
 		kinds = append(kinds, func(t, end time.Duration) {
-			id := w.ids[r.IntN(len(w.ids))]
+			id := targets[r.IntN(len(targets))]
 			skew := time.Duration(r.Int64N(int64(2*c.Every))) - c.Every
 			drift := (r.Float64() - 0.5) * 0.2
 			w.At(t, "clock", func(w *World) { _ = w.SkewClock(id, skew); _ = w.SetDrift(id, drift) })
@@ -61,7 +75,7 @@ func (c Chaos) Schedule(w *World, horizon time.Duration) error {
 	}
 	if c.Disk {
 		kinds = append(kinds, func(t, end time.Duration) {
-			id := w.ids[r.IntN(len(w.ids))]
+			id := targets[r.IntN(len(targets))]
 			cfg := w.cfg.Disk
 			cfg.TornWrites, cfg.CorruptRead, cfg.SlowSync = r.Float64(), r.Float64()*0.01, 1+r.Float64()*20
 			w.At(t, "disk", func(w *World) { _ = w.SetDisk(id, cfg) })
@@ -81,8 +95,8 @@ func (c Chaos) Schedule(w *World, horizon time.Duration) error {
 	}
 }
 
-func (c Chaos) crash(w *World, r *rand.Rand, t, end time.Duration) {
-	id := w.ids[r.IntN(len(w.ids))]
+func (c Chaos) crash(w *World, r *rand.Rand, targets []nodes.NodeID, t, end time.Duration) {
+	id := targets[r.IntN(len(targets))]
 	w.At(t, "crash", func(w *World) {
 		if w.Up(id) {
 			_ = w.Crash(id)
@@ -91,8 +105,8 @@ func (c Chaos) crash(w *World, r *rand.Rand, t, end time.Duration) {
 	})
 }
 
-func (c Chaos) pause(w *World, r *rand.Rand, t, end time.Duration) {
-	id := w.ids[r.IntN(len(w.ids))]
+func (c Chaos) pause(w *World, r *rand.Rand, targets []nodes.NodeID, t, end time.Duration) {
+	id := targets[r.IntN(len(targets))]
 	w.At(t, "pause", func(w *World) {
 		if w.Pause(id) == nil {
 			w.At(end, "resume", func(w *World) { _ = w.Resume(id) })
@@ -100,20 +114,30 @@ func (c Chaos) pause(w *World, r *rand.Rand, t, end time.Duration) {
 	})
 }
 
-func (c Chaos) partition(w *World, r *rand.Rand, t, end time.Duration) {
-	ids := append([]nodes.NodeID(nil), w.ids...)
+func (c Chaos) partition(w *World, r *rand.Rand, targets []nodes.NodeID, t, end time.Duration) {
+	ids := append([]nodes.NodeID(nil), targets...)
 	r.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
 	cut := 1 + r.IntN(max(1, len(ids)-1))
 	var apply func(w *World) error
 	switch r.IntN(4) {
 	case 0:
-		apply = func(w *World) error { return w.Partition([][]nodes.NodeID{ids[:cut], ids[cut:]}) }
+		if len(targets) == len(w.ids) {
+			apply = func(w *World) error { return w.Partition([][]nodes.NodeID{ids[:cut], ids[cut:]}) }
+			break
+		}
+		// Cut the targets in two without cutting the other nodes off.
+		apply = func(w *World) error {
+			if err := w.PartitionOneWay(ids[:cut], ids[cut:]); err != nil {
+				return err
+			}
+			return w.PartitionOneWay(ids[cut:], ids[:cut])
+		}
 	case 1:
 		apply = func(w *World) error { return w.PartitionOneWay(ids[:cut], ids[cut:]) }
 	case 2:
 		apply = func(w *World) error { return w.Isolate(ids[0]) }
 	default:
-		if len(ids) < 3 {
+		if len(ids) < 3 || len(targets) != len(w.ids) {
 			apply = func(w *World) error { return w.Isolate(ids[0]) }
 			break
 		}

@@ -141,3 +141,12 @@ func errorFromCode(code uint8, msg string) (error, error) {
 	}
 	return &Error{sentinel: errorCodes[code-1], msg: msg}, nil
 }
+
+// ErrorCode returns the wire code and message of a Result or Event error,
+// so a node can send it to a client; code 0 means no error. It panics if
+// err is not a *Error, since every error the Manager returns is one.
+func ErrorCode(err error) (code uint8, msg string) { return errorCode(err) }
+
+// ErrorFromCode rebuilds an error sent as ErrorCode's pair: errors.Is works
+// on the result as on the original. An unknown code is ErrMalformed.
+func ErrorFromCode(code uint8, msg string) (error, error) { return errorFromCode(code, msg) }

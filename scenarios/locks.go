@@ -1,0 +1,293 @@
+package scenarios
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/distsync/distsync/nodes"
+	"github.com/distsync/distsync/nodes/locks"
+	"github.com/distsync/distsync/protocols/lockmgr"
+	"github.com/distsync/distsync/protocols/raft"
+	"github.com/distsync/distsync/sim"
+)
+
+// LockCluster configures a simulated lock service: servers, clients, the
+// world they run in, and checks.
+type LockCluster struct {
+	Seed     sim.Seed
+	Servers  int // lock servers s1..sN (1..9)
+	Clients  int // clients c1..cM (0..64)
+	Server   locks.Config
+	Client   locks.ClientConfig
+	Network  sim.LinkConfig
+	Disk     sim.DiskConfig
+	Duration time.Duration // how long to run
+	// Chaos, if Every > 0, injects random faults into the servers until
+	// Duration-Settle.
+	Chaos  sim.Chaos
+	Settle time.Duration
+	// Unchecked turns off the per-event checkers and the wire check: for
+	// measuring the cost of the simulation itself.
+	Unchecked bool
+}
+
+// LockSim is a built lock cluster: the world and the checkers that watch it
+// after every event.
+type LockSim struct {
+	World     *sim.World
+	Servers   []nodes.NodeID
+	Clients   []nodes.NodeID
+	History   *History
+	Raft      *raft.ClusterChecker
+	applyErr  error
+	booting   map[nodes.NodeID]bool
+	installed map[nodes.NodeID]int
+	// What each server looked like when last checked: a check is skipped
+	// while nothing it covers changed (the lock table changes only when an
+	// entry is applied; Raft's observable state is its status and log).
+	lastLocks map[nodes.NodeID]checkedAt
+	lastRaft  map[nodes.NodeID]raftSeen
+}
+
+type checkedAt struct {
+	server  *locks.Server
+	applied uint64
+}
+
+type raftSeen struct {
+	server                    *locks.Server
+	term, commit, first, last uint64
+	snap                      uint64
+	role                      raft.Role
+	lead                      raft.NodeID
+}
+
+// serverIDs and clientIDs name the nodes of a lock cluster.
+func serverIDs(n int) []nodes.NodeID { return numbered("s", n) }
+func clientIDs(n int) []nodes.NodeID { return numbered("c", n) }
+
+func numbered(prefix string, n int) []nodes.NodeID {
+	out := make([]nodes.NodeID, n)
+	for i := range out {
+		out[i] = nodes.NodeID(fmt.Sprintf("%s%d", prefix, i+1))
+	}
+	return out
+}
+
+// NewLockSim builds the world of c, with the Raft and lock-table checkers
+// registered.
+func NewLockSim(c LockCluster) (*LockSim, error) {
+	if c.Servers < 1 || c.Servers > 9 {
+		return nil, fmt.Errorf("lock cluster: servers: %d outside [1, 9]", c.Servers)
+	}
+	if c.Clients < 0 || c.Clients > 64 {
+		return nil, fmt.Errorf("lock cluster: clients: %d outside [0, 64]", c.Clients)
+	}
+	ls := &LockSim{
+		Servers: serverIDs(c.Servers), Clients: clientIDs(c.Clients),
+		History: &History{}, Raft: raft.NewClusterChecker(),
+		booting: map[nodes.NodeID]bool{}, installed: map[nodes.NodeID]int{},
+		lastLocks: map[nodes.NodeID]checkedAt{}, lastRaft: map[nodes.NodeID]raftSeen{},
+	}
+	scfg := c.Server
+	scfg.Servers = ls.Servers
+	scfg.Observer = ls
+	newServer, err := locks.NewServer(scfg)
+	if err != nil {
+		return nil, err
+	}
+	ccfg := c.Client
+	ccfg.Servers = ls.Servers
+	ccfg.Recorder = ls.History
+	newClient, err := locks.NewClient(ccfg)
+	if err != nil {
+		return nil, err
+	}
+	isServer := map[nodes.NodeID]bool{}
+	for _, id := range ls.Servers {
+		isServer[id] = true
+	}
+	all := append(append([]nodes.NodeID(nil), ls.Servers...), ls.Clients...)
+	w, err := sim.New(sim.Config{
+		Seed: c.Seed, Nodes: all, Network: c.Network, Disk: c.Disk, WireCheck: !c.Unchecked,
+		Factory: func(id nodes.NodeID) nodes.Node {
+			if isServer[id] {
+				return newServer(id)
+			}
+			return newClient(id)
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	ls.World = w
+	ls.History.now = w.Now
+	if c.Chaos.Every > 0 {
+		ch := c.Chaos
+		ch.Nodes = ls.Servers
+		if err := ch.Schedule(w, c.Duration-c.Settle); err != nil {
+			return nil, err
+		}
+	}
+	if !c.Unchecked {
+		w.AddChecker("raft-safety", ls.checkRaft)
+		w.AddChecker("lock-safety", ls.checkLocks)
+	}
+	return ls, nil
+}
+
+// Applied implements locks.ApplyObserver: state machine safety.
+func (ls *LockSim) Applied(id nodes.NodeID, e raft.Entry) {
+	if err := ls.Raft.ObserveApplied(raft.NodeID(id), e.Index, e.Term, raft.EntryHash(e)); err != nil && ls.applyErr == nil {
+		ls.applyErr = err
+	}
+}
+
+// Restored implements locks.ApplyObserver.
+func (ls *LockSim) Restored(id nodes.NodeID, snap raft.Snapshot) {
+	if !ls.booting[id] {
+		ls.installed[id]++
+	}
+	if err := ls.Raft.ObserveSnapshot(raft.NodeID(id), snap.Index); err != nil && ls.applyErr == nil {
+		ls.applyErr = err
+	}
+}
+
+// Started implements locks.ApplyObserver.
+func (ls *LockSim) Started(id nodes.NodeID) {
+	ls.Raft.ObserveRestart(raft.NodeID(id))
+	ls.booting[id] = true
+}
+
+// server returns the live server id, or nil.
+func (ls *LockSim) server(id nodes.NodeID) *locks.Server {
+	s, _ := ls.World.Node(id).(*locks.Server)
+	if s == nil || s.Raft() == nil {
+		return nil
+	}
+	return s
+}
+
+func (ls *LockSim) checkRaft(*sim.World) error {
+	clear(ls.booting) // a boot ends with the event that started it
+	if ls.applyErr != nil {
+		return ls.applyErr
+	}
+	for _, id := range ls.Servers {
+		s := ls.server(id)
+		if s == nil {
+			continue
+		}
+		r := s.Raft()
+		st := r.Status()
+		seen := raftSeen{server: s, term: st.Term, commit: st.Commit, first: st.FirstIndex, last: st.LastIndex,
+			snap: st.SnapshotIndex, role: st.Role, lead: st.Lead}
+		if ls.lastRaft[id] == seen {
+			continue
+		}
+		ls.lastRaft[id] = seen
+		if err := ls.Raft.Observe(raft.NodeID(id), st, r.LogView()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (ls *LockSim) checkLocks(*sim.World) error {
+	for _, id := range ls.Servers {
+		s := ls.server(id)
+		if s == nil || ls.lastLocks[id] == (checkedAt{s, s.Applied()}) {
+			continue
+		}
+		ls.lastLocks[id] = checkedAt{s, s.Applied()}
+		if err := s.Manager().CheckInvariants(); err != nil {
+			return fmt.Errorf("server %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// Leader returns the server that leads the highest term among live
+// servers, or "".
+func (ls *LockSim) Leader() nodes.NodeID {
+	var best nodes.NodeID
+	var term uint64
+	for _, id := range ls.Servers {
+		if s := ls.server(id); s != nil {
+			st := s.Raft().Status()
+			if st.Role == raft.RoleLeader && st.Term >= term {
+				best, term = id, st.Term
+			}
+		}
+	}
+	return best
+}
+
+// Run runs the world until its duration, then checks liveness: a leader
+// exists, and no client operation invoked before the quiet phase is still
+// waiting. It returns the first violation.
+func (ls *LockSim) Run(until, quiet time.Duration) error {
+	if err := ls.World.Run(until); err != nil {
+		return err
+	}
+	if ls.Leader() == "" {
+		return fmt.Errorf("liveness at t=%v: no leader", ls.World.Now())
+	}
+	if op, ok := ls.History.OldestPending(); ok && op.Call < until-quiet {
+		return fmt.Errorf("liveness at t=%v: %s of %s (seq %d) invoked at %v never completed",
+			ls.World.Now(), op.Op.Kind, op.Op.Client, op.Op.Seq, op.Call)
+	}
+	return nil
+}
+
+// Results of the clients, summed.
+func (ls *LockSim) ClientStats() (granted, rejected, retries uint64) {
+	for _, id := range ls.Clients {
+		if c, ok := ls.World.Node(id).(*locks.Client); ok {
+			granted += c.Granted
+			rejected += c.Rejected
+			retries += c.Retries
+		}
+	}
+	return
+}
+
+// sessionHolder is a (session, mode) pair in the linearizability model.
+type sessionHolder struct {
+	session lockmgr.SessionID
+	mode    lockmgr.Mode
+	token   lockmgr.Token
+}
+
+// Server returns the live lock server id, or nil if it is down.
+func (ls *LockSim) Server(id nodes.NodeID) *locks.Server { return ls.server(id) }
+
+// MaxTerm returns the highest Raft term among live servers.
+func (ls *LockSim) MaxTerm() uint64 {
+	var term uint64
+	for _, id := range ls.Servers {
+		if s := ls.server(id); s != nil {
+			term = max(term, s.Raft().Status().Term)
+		}
+	}
+	return term
+}
+
+// RunUntilLeader runs until some server leads, for at most limit more
+// virtual time, and returns it ("" if none).
+func (ls *LockSim) RunUntilLeader(limit time.Duration) (nodes.NodeID, error) {
+	end := ls.World.Now() + limit
+	for ls.World.Now() < end {
+		if err := ls.World.Run(ls.World.Now() + 10*time.Millisecond); err != nil {
+			return "", err
+		}
+		if l := ls.Leader(); l != "" {
+			return l, nil
+		}
+	}
+	return "", nil
+}
+
+// SnapshotsInstalled returns how many snapshots server id restored from a
+// leader (not counting its own at boot).
+func (ls *LockSim) SnapshotsInstalled(id nodes.NodeID) int { return ls.installed[id] }
