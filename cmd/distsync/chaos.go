@@ -24,18 +24,33 @@ type chaosFlags struct {
 	every    time.Duration
 	trace    string
 	markdown bool
+	service  string
+	clients  int
 }
 
 func newChaosCmd() *cobra.Command {
 	var f chaosFlags
 	cmd := &cobra.Command{
 		Use:   "chaos",
-		Short: "Sweep seeds of the kernel's chaos run (gossip cluster under every fault kind)",
-		Long: `chaos runs the gossip example cluster in the simulator under the kernel's random
-nemesis: message loss, duplication and reordering, partitions (groups, one-way,
-isolate, bridge), crashes with torn writes, pauses, clogged links, clock skew
-and drift, slow syncs and corrupt reads. Each seed is checked for safety after
-every event and for convergence at the end, and prints its trace-hash.
+		Short: "Sweep seeds of a cluster under random faults: the lock service, or the kernel's gossip example",
+		Long: `chaos runs a cluster in the simulator under the kernel's random nemesis: message
+loss, duplication and reordering, partitions (groups, one-way, isolate,
+bridge), crashes with torn writes, pauses, clogged links, clock skew and
+drift, slow syncs and corrupt reads.
+
+--service locks (the default) runs the lock service: Raft-replicated lock
+servers and clients that acquire, hold and release locks. Raft safety (one
+leader per term, log matching, leader completeness, state machine safety,
+commit monotonic) and lock safety (no conflicting grants, fencing tokens
+increasing, no waiter blocked on a free lock, an acyclic wait-for graph) are
+checked after every event; liveness (a leader, every request answered) after
+the faults stop; the clients' history is checked for linearizability with
+porcupine.
+
+--service gossip runs the kernel's example node: safety after every event,
+convergence at the end.
+
+Every seed prints its trace-hash.
 
 With --seed it runs that one seed (and --trace writes its JSON Lines trace):
 the same seed always gives the same trace-hash.`,
@@ -46,13 +61,22 @@ the same seed always gives the same trace-hash.`,
 	fl.Uint64Var(&f.seed, "seed", 0, "run only this seed")
 	fl.IntVar(&f.seeds, "seeds", 20, "number of seeds to sweep")
 	fl.Uint64Var(&f.first, "first-seed", 1, "first seed of the sweep")
-	fl.IntVar(&f.nodes, "nodes", 5, "cluster size")
+	fl.StringVar(&f.service, "service", "locks", "what to run: locks or gossip")
+	fl.IntVar(&f.nodes, "nodes", 5, "cluster size (servers)")
+	fl.IntVar(&f.clients, "clients", 6, "lock clients (--service locks)")
 	fl.DurationVar(&f.duration, "duration", 10*time.Second, "virtual time under faults")
 	fl.DurationVar(&f.settle, "settle", 3*time.Second, "quiet virtual time after the faults")
 	fl.DurationVar(&f.every, "every", 300*time.Millisecond, "mean virtual time between faults")
 	fl.StringVar(&f.trace, "trace", "", "write the JSON Lines trace of --seed to this file")
 	fl.BoolVar(&f.markdown, "markdown", false, "print the table as Markdown")
 	return cmd
+}
+
+// seedRun is the outcome of one seed, whatever the service.
+type seedRun struct {
+	seed    sim.Seed
+	row     []string
+	failure string
 }
 
 func runChaos(cmd *cobra.Command, f chaosFlags) error {
@@ -63,38 +87,33 @@ func runChaos(cmd *cobra.Command, f chaosFlags) error {
 	if !single && (f.seeds < 1 || f.seeds > 1_000_000) {
 		return usageError{fmt.Errorf("--seeds: %d outside [1, 1000000]", f.seeds)}
 	}
-	seeds := make([]sim.Seed, 0, f.seeds)
-	if single {
-		seeds = append(seeds, sim.Seed(f.seed))
-	} else {
+	var header []string
+	var run func(seed sim.Seed, trace io.Writer) (seedRun, error)
+	switch f.service {
+	case "locks":
+		header, run = lockHeader, func(seed sim.Seed, trace io.Writer) (seedRun, error) { return runLockSeed(f, seed, trace) }
+	case "gossip":
+		header, run = gossipHeader, func(seed sim.Seed, trace io.Writer) (seedRun, error) { return runGossipSeed(f, seed, trace) }
+	default:
+		return usageError{fmt.Errorf("--service: %q is not locks or gossip", f.service)}
+	}
+	seeds := []sim.Seed{sim.Seed(f.seed)}
+	if !single {
+		seeds = seeds[:0]
 		for i := 0; i < f.seeds; i++ {
 			seeds = append(seeds, sim.Seed(f.first+uint64(i)))
 		}
 	}
 	out := cmd.OutOrStdout()
 	var rows [][]string
-	var failed []scenarios.GossipResult
+	var failed []seedRun
 	for _, seed := range seeds {
-		c := scenarios.GossipChaos{Seed: seed, Nodes: f.nodes, Duration: f.duration, Settle: f.settle, Every: f.every}
-		var traceFile *os.File
-		if f.trace != "" {
-			var err error
-			if traceFile, err = os.Create(f.trace); err != nil {
-				return fmt.Errorf("--trace: %w", err)
-			}
-			c.Trace = traceFile
-		}
-		res, err := scenarios.RunGossipChaos(c)
-		if traceFile != nil {
-			if cerr := traceFile.Close(); err == nil && cerr != nil {
-				err = fmt.Errorf("--trace: %w", cerr)
-			}
-		}
+		res, err := runWithTrace(f.trace, seed, run)
 		if err != nil {
-			return usageError{err}
+			return err
 		}
-		rows = append(rows, chaosRow(res))
-		if !res.OK() {
+		rows = append(rows, res.row)
+		if res.failure != "" {
 			failed = append(failed, res)
 		}
 	}
@@ -102,7 +121,6 @@ func runChaos(cmd *cobra.Command, f chaosFlags) error {
 	if f.markdown {
 		format = reports.Markdown
 	}
-	header := []string{"seed", "events", "sent", "lost", "dup", "cut", "crashes", "partitions", "pauses", "torn", "converged", "result", "trace-hash"}
 	if err := reports.Table(out, format, header, rows); err != nil {
 		return err
 	}
@@ -112,29 +130,80 @@ func runChaos(cmd *cobra.Command, f chaosFlags) error {
 	return reportFailures(out, f, failed, len(seeds))
 }
 
-func chaosRow(r scenarios.GossipResult) []string {
-	s := r.Stats
-	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
-	result := "ok"
-	if !r.OK() {
-		result = "FAIL"
+// runWithTrace runs one seed, writing its trace to path if path is set.
+func runWithTrace(path string, seed sim.Seed, run func(sim.Seed, io.Writer) (seedRun, error)) (seedRun, error) {
+	if path == "" {
+		res, err := run(seed, nil)
+		if err != nil {
+			return res, usageError{err}
+		}
+		return res, nil
 	}
-	return []string{
-		u(uint64(r.Seed)), u(s.Events), u(s.Net.Sent), u(s.Net.DroppedLoss), u(s.Net.Duplicated),
-		u(s.Net.DroppedPartition), u(s.Crashes), u(s.Partitions), u(s.Pauses), u(s.Disk.TornWrites),
-		strconv.Itoa(r.Converged), result, r.TraceHash,
+	file, err := os.Create(path)
+	if err != nil {
+		return seedRun{}, fmt.Errorf("--trace: %w", err)
 	}
+	res, err := run(seed, file)
+	if cerr := file.Close(); err == nil && cerr != nil {
+		return res, fmt.Errorf("--trace: %w", cerr)
+	}
+	if err != nil {
+		return res, usageError{err}
+	}
+	return res, nil
 }
 
-func reportFailures(out io.Writer, f chaosFlags, failed []scenarios.GossipResult, total int) error {
+func u(v uint64) string { return strconv.FormatUint(v, 10) }
+
+func verdict(failure string) string {
+	if failure == "" {
+		return "ok"
+	}
+	return "FAIL"
+}
+
+var gossipHeader = []string{"seed", "events", "sent", "lost", "dup", "cut", "crashes", "partitions", "pauses", "torn", "converged", "result", "trace-hash"}
+
+func runGossipSeed(f chaosFlags, seed sim.Seed, trace io.Writer) (seedRun, error) {
+	r, err := scenarios.RunGossipChaos(scenarios.GossipChaos{
+		Seed: seed, Nodes: f.nodes, Duration: f.duration, Settle: f.settle, Every: f.every, Trace: trace,
+	})
+	if err != nil {
+		return seedRun{}, err
+	}
+	s := r.Stats
+	return seedRun{seed: seed, failure: r.Failure, row: []string{
+		u(uint64(r.Seed)), u(s.Events), u(s.Net.Sent), u(s.Net.DroppedLoss), u(s.Net.Duplicated),
+		u(s.Net.DroppedPartition), u(s.Crashes), u(s.Partitions), u(s.Pauses), u(s.Disk.TornWrites),
+		strconv.Itoa(r.Converged), verdict(r.Failure), r.TraceHash,
+	}}, nil
+}
+
+var lockHeader = []string{"seed", "events", "sent", "lost", "crashes", "partitions", "pauses", "terms", "grants", "linearizable", "result", "trace-hash"}
+
+func runLockSeed(f chaosFlags, seed sim.Seed, trace io.Writer) (seedRun, error) {
+	r, err := scenarios.RunLockChaos(scenarios.LockChaos{
+		Seed: seed, Servers: f.nodes, Clients: f.clients, Duration: f.duration, Settle: f.settle, Every: f.every, Trace: trace,
+	})
+	if err != nil {
+		return seedRun{}, err
+	}
+	s := r.Stats
+	return seedRun{seed: seed, failure: r.Failure, row: []string{
+		u(uint64(r.Seed)), u(s.Events), u(s.Net.Sent), u(s.Net.DroppedLoss), u(s.Crashes), u(s.Partitions),
+		u(s.Pauses), u(r.Terms), u(r.Grants), string(r.Linearizable), verdict(r.Failure), r.TraceHash,
+	}}, nil
+}
+
+func reportFailures(out io.Writer, f chaosFlags, failed []seedRun, total int) error {
 	if len(failed) == 0 {
 		fmt.Fprintf(out, "%d of %d seeds passed\n", total, total)
 		return nil
 	}
 	for _, r := range failed {
-		fmt.Fprintf(out, "FAIL seed %d: %s\n", r.Seed, r.Failure)
-		fmt.Fprintf(out, "replay: distsync chaos --seed %d --nodes %d --duration %v --settle %v --every %v --trace out/%d.jsonl\n",
-			r.Seed, f.nodes, f.duration, f.settle, f.every, r.Seed)
+		fmt.Fprintf(out, "FAIL seed %d: %s\n", r.seed, r.failure)
+		fmt.Fprintf(out, "replay: distsync chaos --service %s --seed %d --nodes %d --clients %d --duration %v --settle %v --every %v --trace out/%d.jsonl\n",
+			f.service, r.seed, f.nodes, f.clients, f.duration, f.settle, f.every, r.seed)
 	}
 	fmt.Fprintf(out, "%d of %d seeds failed\n", len(failed), total)
 	return errChecksFailed
