@@ -54,7 +54,7 @@ func LockChaosCluster(c LockChaos) LockCluster {
 		},
 		Disk:     sim.DiskConfig{SyncLatency: sim.Normal(time.Millisecond, 200*time.Microsecond), TornWrites: 0.5},
 		Duration: c.Duration + c.Settle, Settle: c.Settle,
-		Chaos:    sim.Chaos{Every: c.Every, Crashes: true, Partitions: true, Pauses: true, Clogs: true, Disk: true},
+		Chaos: sim.Chaos{Every: c.Every, Crashes: true, Partitions: true, Pauses: true, Clogs: true, Disk: true},
 	}
 }
 
