@@ -223,15 +223,25 @@ func (ls *LockSim) Leader() nodes.NodeID {
 	return best
 }
 
-// Run runs the world until its duration, then checks liveness: a leader
-// exists, and no client operation invoked before the quiet phase is still
-// waiting. It returns the first violation.
+// ElectionTimeout is the lock servers' default minimum election timeout.
+const ElectionTimeout = 150 * time.Millisecond
+
+// Run runs the world until virtual time until and checks liveness: the
+// faults must be over by until-quiet; from then, a leader must exist within
+// 10 election timeouts, and at until no client operation invoked before
+// until-quiet may still be waiting. It returns the first violation.
 func (ls *LockSim) Run(until, quiet time.Duration) error {
-	if err := ls.World.Run(until); err != nil {
+	if err := ls.World.Run(until - quiet); err != nil {
+		return err
+	}
+	if _, err := ls.RunUntilLeader(10 * ElectionTimeout); err != nil {
 		return err
 	}
 	if ls.Leader() == "" {
-		return fmt.Errorf("liveness at t=%v: no leader", ls.World.Now())
+		return fmt.Errorf("liveness at t=%v: no leader within 10 election timeouts of the last fault", ls.World.Now())
+	}
+	if err := ls.World.Run(until); err != nil {
+		return err
 	}
 	if op, ok := ls.History.OldestPending(); ok && op.Call < until-quiet {
 		return fmt.Errorf("liveness at t=%v: %s of %s (seq %d) invoked at %v never completed",

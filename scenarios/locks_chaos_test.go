@@ -44,6 +44,17 @@ func TestLockChurn(t *testing.T) {
 		require.Positive(t, g, "seed %d: no lock was ever granted", seed)
 		v, _ := ls.History.CheckLinearizable(10 * time.Second)
 		require.NotEqual(t, scenarios.NotLinearizable, v, "seed %d", seed)
+		// Every grant a client saw was committed: its token is a log index
+		// the final leader has applied.
+		var maxToken lockmgr.Token
+		for _, op := range ls.History.Ops {
+			if op.Done && op.Result.Status == lockmgr.StatusGranted {
+				maxToken = max(maxToken, op.Result.Token)
+			}
+		}
+		leader := ls.Server(ls.Leader())
+		require.NotNil(t, leader, "seed %d", seed)
+		require.GreaterOrEqual(t, leader.Applied(), uint64(maxToken), "seed %d", seed)
 		st := ls.World.Stats()
 		t.Logf("seed %d: %s grants=%d crashes=%d partitions=%d events=%d", seed, v, g, st.Crashes, st.Partitions, st.Events)
 	}

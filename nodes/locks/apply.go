@@ -230,6 +230,9 @@ func (s *Server) readReady(rs raft.ReadState) {
 
 // serveReads answers every confirmed read whose index has been applied.
 func (s *Server) serveReads() {
+	if len(s.reads) == 0 {
+		return
+	}
 	for _, ctx := range sortedKeys(s.reads) {
 		r := s.reads[ctx]
 		if r.index == 0 || r.index > s.applied {

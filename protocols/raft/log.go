@@ -116,23 +116,35 @@ func (l *raftLog) lastTerm() uint64 {
 
 // term returns the term of the entry at i.
 func (l *raftLog) term(i uint64) (uint64, error) {
-	switch {
-	case i == l.snap.Index:
-		return l.snap.Term, nil
-	case i > l.lastIndex():
+	if t, ok := l.termOf(i); ok {
+		return t, nil
+	}
+	if i > l.lastIndex() {
 		return 0, fmt.Errorf("index %d > last %d: %w", i, l.lastIndex(), ErrUnavailable)
-	case i >= l.first:
-		return l.entries[i-l.first].Term, nil
-	case i == 0:
-		return 0, nil
 	}
 	return 0, fmt.Errorf("index %d < first %d: %w", i, l.first, ErrCompacted)
 }
 
+// termOf returns the term of the entry at i and whether it is known,
+// without building an error: it is on the path of every append.
+func (l *raftLog) termOf(i uint64) (uint64, bool) {
+	switch {
+	case i == l.snap.Index:
+		return l.snap.Term, true
+	case i > l.lastIndex():
+		return 0, false
+	case i >= l.first:
+		return l.entries[i-l.first].Term, true
+	case i == 0:
+		return 0, true
+	}
+	return 0, false
+}
+
 // matchTerm reports whether the entry at i exists and has term t.
 func (l *raftLog) matchTerm(i, t uint64) bool {
-	got, err := l.term(i)
-	return err == nil && got == t
+	got, ok := l.termOf(i)
+	return ok && got == t
 }
 
 // isUpToDate reports whether a log ending at (lastIndex, lastTerm) is at
