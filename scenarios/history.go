@@ -29,6 +29,8 @@ type HistOp struct {
 type History struct {
 	Ops     []HistOp
 	pending map[opKey]int
+	// Completed counts the operations that got an answer.
+	Completed int
 	now     func() time.Duration
 }
 
@@ -54,6 +56,7 @@ func (h *History) Complete(op locks.Op, res lockmgr.Result) {
 		panic(fmt.Sprintf("history: completion of %s seq %d by %s that was never invoked", op.Kind, op.Seq, op.Client))
 	}
 	delete(h.pending, k)
+	h.Completed++
 	h.Ops[i].Return, h.Ops[i].Result, h.Ops[i].Done = h.now(), res, true
 }
 

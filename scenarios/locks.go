@@ -15,10 +15,13 @@ import (
 // world they run in, and checks.
 type LockCluster struct {
 	Seed     sim.Seed
-	Servers  int // lock servers s1..sN (1..9)
-	Clients  int // clients c1..cM (0..64)
+	Servers  int // lock servers n1..nN (1..9)
+	Clients  int // clients c1..cM (0..64), all configured by Client
 	Server   locks.Config
 	Client   locks.ClientConfig
+	// Groups, if set, replaces Clients and Client: clients are numbered
+	// across the groups in order, each group with its own configuration.
+	Groups []ClientGroup
 	Network  sim.LinkConfig
 	Disk     sim.DiskConfig
 	Duration time.Duration // how long to run
@@ -29,6 +32,14 @@ type LockCluster struct {
 	// Unchecked turns off the per-event checkers and the wire check: for
 	// measuring the cost of the simulation itself.
 	Unchecked bool
+	// SkipRaftSafety and SkipLockSafety leave out one checker each.
+	SkipRaftSafety, SkipLockSafety bool
+}
+
+// ClientGroup is Count clients sharing one configuration.
+type ClientGroup struct {
+	Count  int
+	Config locks.ClientConfig
 }
 
 // LockSim is a built lock cluster: the world and the checkers that watch it
@@ -62,8 +73,9 @@ type raftSeen struct {
 	lead                      raft.NodeID
 }
 
-// serverIDs and clientIDs name the nodes of a lock cluster.
-func serverIDs(n int) []nodes.NodeID { return numbered("s", n) }
+// serverIDs and clientIDs name the nodes of a lock cluster: servers n1..nN
+// (as DESIGN.md's scenario example names them), clients c1..cM.
+func serverIDs(n int) []nodes.NodeID { return numbered("n", n) }
 func clientIDs(n int) []nodes.NodeID { return numbered("c", n) }
 
 func numbered(prefix string, n int) []nodes.NodeID {
@@ -80,11 +92,19 @@ func NewLockSim(c LockCluster) (*LockSim, error) {
 	if c.Servers < 1 || c.Servers > 9 {
 		return nil, fmt.Errorf("lock cluster: servers: %d outside [1, 9]", c.Servers)
 	}
-	if c.Clients < 0 || c.Clients > 64 {
-		return nil, fmt.Errorf("lock cluster: clients: %d outside [0, 64]", c.Clients)
+	groups := c.Groups
+	if groups == nil {
+		groups = []ClientGroup{{Count: c.Clients, Config: c.Client}}
+	}
+	total := 0
+	for _, g := range groups {
+		total += g.Count
+	}
+	if total < 0 || total > 64 {
+		return nil, fmt.Errorf("lock cluster: clients: %d outside [0, 64]", total)
 	}
 	ls := &LockSim{
-		Servers: serverIDs(c.Servers), Clients: clientIDs(c.Clients),
+		Servers: serverIDs(c.Servers), Clients: clientIDs(total),
 		History: &History{}, Raft: raft.NewClusterChecker(),
 		booting: map[nodes.NodeID]bool{}, installed: map[nodes.NodeID]int{},
 		lastLocks: map[nodes.NodeID]checkedAt{}, lastRaft: map[nodes.NodeID]raftSeen{},
@@ -96,12 +116,20 @@ func NewLockSim(c LockCluster) (*LockSim, error) {
 	if err != nil {
 		return nil, err
 	}
-	ccfg := c.Client
-	ccfg.Servers = ls.Servers
-	ccfg.Recorder = ls.History
-	newClient, err := locks.NewClient(ccfg)
-	if err != nil {
-		return nil, err
+	clientOf := map[nodes.NodeID]nodes.Factory{}
+	next := 0
+	for i, g := range groups {
+		ccfg := g.Config
+		ccfg.Servers = ls.Servers
+		ccfg.Recorder = ls.History
+		f, err := locks.NewClient(ccfg)
+		if err != nil {
+			return nil, fmt.Errorf("lock cluster: client group %d: %w", i, err)
+		}
+		for range g.Count {
+			clientOf[ls.Clients[next]] = f
+			next++
+		}
 	}
 	isServer := map[nodes.NodeID]bool{}
 	for _, id := range ls.Servers {
@@ -114,7 +142,7 @@ func NewLockSim(c LockCluster) (*LockSim, error) {
 			if isServer[id] {
 				return newServer(id)
 			}
-			return newClient(id)
+			return clientOf[id](id)
 		},
 	})
 	if err != nil {
@@ -129,8 +157,10 @@ func NewLockSim(c LockCluster) (*LockSim, error) {
 			return nil, err
 		}
 	}
-	if !c.Unchecked {
+	if !c.Unchecked && !c.SkipRaftSafety {
 		w.AddChecker("raft-safety", ls.checkRaft)
+	}
+	if !c.Unchecked && !c.SkipLockSafety {
 		w.AddChecker("lock-safety", ls.checkLocks)
 	}
 	return ls, nil

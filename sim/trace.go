@@ -74,7 +74,14 @@ type Trace struct {
 	// describe renders a message for the JSON stream; only called when
 	// streaming, so it costs nothing otherwise.
 	describe func(nodes.Message) string
+	// watch, if set, sees every record as it is added (replay's
+	// human-readable trace).
+	watch func(r *Record, msg nodes.Message)
 }
+
+// Watch calls fn with every later record and its message (nil if none), as
+// it is added. fn must not keep r.
+func (t *Trace) Watch(fn func(r *Record, msg nodes.Message)) { t.watch = fn }
 
 func newTrace(keep int) *Trace {
 	if keep <= 0 {
@@ -138,6 +145,9 @@ func (t *Trace) add(r *Record, node, peer int32, msg nodes.Message) {
 	}
 	if t.out != nil && t.err == nil {
 		t.writeJSON(r, msg)
+	}
+	if t.watch != nil {
+		t.watch(r, msg)
 	}
 }
 

@@ -131,6 +131,7 @@ type World struct {
 	freeTimers []uint32
 	actions    []action
 	checkers   []namedChecker
+	observers  []func(*World)
 	trace      *Trace
 	stats      Stats
 	violation  *Violation
@@ -222,6 +223,11 @@ func (w *World) AddChecker(name string, c Checker) {
 	w.checkers = append(w.checkers, namedChecker{name: name, check: c})
 }
 
+// OnEvent registers fn to run after every event, after the checkers.
+// Unlike a checker it may change the world: event-triggered faults
+// ("crash the leader once one is elected") are scheduled from here.
+func (w *World) OnEvent(fn func(*World)) { w.observers = append(w.observers, fn) }
+
 // SetMessageDescriber sets how messages are rendered in the JSON Lines
 // trace (by default with %+v).
 func (w *World) SetMessageDescriber(f func(nodes.Message) string) { w.trace.describe = f }
@@ -281,7 +287,13 @@ func (w *World) Step() error {
 	w.eventNo++
 	w.stats.Events++
 	w.dispatch(&e)
-	return w.check()
+	if err := w.check(); err != nil {
+		return err
+	}
+	for _, fn := range w.observers {
+		fn(w)
+	}
+	return nil
 }
 
 func (w *World) check() error {

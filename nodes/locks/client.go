@@ -3,6 +3,7 @@ package locks
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/distsync/distsync/nodes"
@@ -52,7 +53,8 @@ type Recorder interface {
 // ClientConfig configures a simulated lock client.
 type ClientConfig struct {
 	Servers        []nodes.NodeID
-	Resources      int                // picks resources r0..r(N-1) uniformly
+	Resources      int                // picks resources r0..r(N-1), uniformly unless Zipf is set
+	Zipf           float64            // if > 1, resources follow a Zipf law of this exponent (r0 hottest)
 	Shared         float64            // fraction of shared acquires
 	Wait           lockmgr.WaitPolicy // how acquires wait
 	Think          time.Duration      // mean pause between operations
@@ -107,6 +109,7 @@ type Client struct {
 	held    lockmgr.Resource
 	renewed time.Time
 	queryID uint64
+	zipf    *rand.Zipf
 	// Stats of what the client saw.
 	Granted, Rejected, Aborted, Retries uint64
 }
@@ -115,6 +118,9 @@ type Client struct {
 func NewClient(cfg ClientConfig) (nodes.Factory, error) {
 	if len(cfg.Servers) == 0 {
 		return nil, fmt.Errorf("lock client config: servers: empty")
+	}
+	if cfg.Zipf != 0 && !(cfg.Zipf > 1) {
+		return nil, fmt.Errorf("lock client config: zipf: exponent %v must be above 1", cfg.Zipf)
 	}
 	if !(cfg.Shared >= 0 && cfg.Shared <= 1) {
 		return nil, fmt.Errorf("lock client config: shared: %v outside [0,1]", cfg.Shared)
@@ -333,7 +339,13 @@ func (c *Client) next() {
 		if c.env.Rand().Float64() < c.cfg.Shared {
 			mode = lockmgr.Shared
 		}
-		res := lockmgr.Resource(fmt.Sprintf("r%d", c.env.Rand().IntN(c.cfg.Resources)))
+		var n uint64
+		if c.zipf != nil {
+			n = c.zipf.Uint64()
+		} else {
+			n = uint64(c.env.Rand().IntN(c.cfg.Resources))
+		}
+		res := lockmgr.Resource(fmt.Sprintf("r%d", n))
 		c.send(Op{Kind: OpAcquire}, lockmgr.Acquire{Resource: res, Mode: mode, Wait: c.cfg.Wait})
 	}
 }

@@ -1,0 +1,194 @@
+package scenarios
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/distsync/distsync/nodes/locks"
+	"github.com/distsync/distsync/protocols/lockmgr"
+	"github.com/distsync/distsync/sim"
+)
+
+// Result is everything one run of a scenario produced: the verdict, the
+// operations the clients saw, the faults and whether they fired, and the
+// simulator's counters. It is what `distsync run --json` writes and what
+// reports are drawn from.
+type Result struct {
+	Scenario  string        `json:"scenario"`
+	File      string        `json:"file,omitempty"`
+	Seed      uint64        `json:"seed"`
+	TraceHash string        `json:"trace_hash"`
+	Passed    bool          `json:"passed"`
+	Failure   *Failure      `json:"failure,omitempty"`
+	Checks    []CheckResult `json:"checks"`
+	// Virtual is how much virtual time ran; Wall how long it took.
+	Virtual time.Duration `json:"virtual_ns"`
+	Wall    time.Duration `json:"wall_ns"`
+	Stats   sim.Stats     `json:"stats"`
+	Ops     []OpRecord    `json:"ops"`
+	Faults  []FaultRecord `json:"faults"`
+	// Swarm lists the fault kinds this seed switched on (swarm scenarios).
+	Swarm []string `json:"swarm,omitempty"`
+	// Terms is the highest Raft term reached; Elections the leader changes
+	// seen.
+	Terms uint64 `json:"terms"`
+}
+
+// Failure is the first check that failed.
+type Failure struct {
+	Check   string        `json:"check"`
+	At      time.Duration `json:"at_ns"`
+	Event   uint64        `json:"event"`
+	Message string        `json:"message"`
+}
+
+// CheckResult is the verdict of one check.
+type CheckResult struct {
+	Name   string `json:"name"`
+	Passed bool   `json:"passed"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Outcome of a client operation.
+const (
+	OutcomeOK      = "ok"      // the operation took effect as asked
+	OutcomeFail    = "fail"    // the system answered with a refusal or an error
+	OutcomeUnknown = "unknown" // no answer by the end of the run
+)
+
+// OpRecord is one client operation with its virtual times.
+type OpRecord struct {
+	Service string        `json:"service"`
+	Kind    string        `json:"kind"`
+	Client  string        `json:"client"`
+	Key     string        `json:"key,omitempty"`
+	Call    time.Duration `json:"call_ns"`
+	Return  time.Duration `json:"return_ns,omitempty"`
+	Outcome string        `json:"outcome"`
+	Detail  string        `json:"detail,omitempty"`
+}
+
+// Latency returns how long the operation took (0 if it never completed).
+func (o OpRecord) Latency() time.Duration {
+	if o.Outcome == OutcomeUnknown {
+		return 0
+	}
+	return o.Return - o.Call
+}
+
+// FaultRecord is one fault of the run and what became of it.
+type FaultRecord struct {
+	Index   int           `json:"index"`
+	Line    int           `json:"line,omitempty"`
+	Kind    string        `json:"kind"`
+	Target  string        `json:"target,omitempty"`
+	Start   time.Duration `json:"start_ns"`
+	End     time.Duration `json:"end_ns,omitempty"`
+	Applied bool          `json:"applied"`
+	Note    string        `json:"note,omitempty"`
+}
+
+// lockOps converts a lock history into operation records.
+func lockOps(h *History) []OpRecord {
+	out := make([]OpRecord, 0, len(h.Ops))
+	for _, op := range h.Ops {
+		r := OpRecord{Service: "locks", Kind: op.Op.Kind.String(), Client: string(op.Op.Client),
+			Key: string(op.Op.Resource), Call: op.Call, Outcome: OutcomeUnknown}
+		if op.Done {
+			r.Return = op.Return
+			r.Outcome = OutcomeOK
+			if op.Result.Status == lockmgr.StatusRejected {
+				r.Outcome = OutcomeFail
+				if op.Result.Err != nil {
+					r.Detail = op.Result.Err.Error()
+				}
+			}
+			if op.Op.Kind == locks.OpAcquire && op.Result.Status == lockmgr.StatusGranted {
+				r.Detail = fmt.Sprintf("token %d", op.Result.Token)
+			}
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// Percentile returns the p-th percentile (0..100) of the latencies of the
+// completed operations of kind ("" for all), and how many there were.
+func (r *Result) Percentile(kind string, p float64) (time.Duration, int) {
+	var lat []time.Duration
+	for _, o := range r.Ops {
+		if o.Outcome != OutcomeUnknown && (kind == "" || o.Kind == kind) {
+			lat = append(lat, o.Latency())
+		}
+	}
+	if len(lat) == 0 {
+		return 0, 0
+	}
+	slices.Sort(lat)
+	i := int(p / 100 * float64(len(lat)-1))
+	return lat[i], len(lat)
+}
+
+// Throughput returns the operations completed ok per second, per bucket of
+// virtual time.
+func (r *Result) Throughput(bucket time.Duration) []float64 {
+	if bucket <= 0 || r.Virtual <= 0 {
+		return nil
+	}
+	out := make([]float64, int(r.Virtual/bucket)+1)
+	for _, o := range r.Ops {
+		if o.Outcome == OutcomeOK {
+			out[int(o.Return/bucket)] += 1 / bucket.Seconds()
+		}
+	}
+	return out
+}
+
+// InFault reports whether virtual time t falls in an applied fault window.
+func (r *Result) InFault(t time.Duration) bool {
+	for _, f := range r.Faults {
+		if f.Applied && t >= f.Start && (t < f.End || f.End == 0 && t == f.Start) {
+			return true
+		}
+	}
+	return false
+}
+
+// Availability returns the fraction of operations invoked during fault
+// windows, and outside them, that completed ok (-1 when there were none).
+func (r *Result) Availability() (during, outside float64) {
+	var n, ok [2]int
+	for _, o := range r.Ops {
+		i := 1
+		if r.InFault(o.Call) {
+			i = 0
+		}
+		n[i]++
+		if o.Outcome == OutcomeOK {
+			ok[i]++
+		}
+	}
+	frac := func(i int) float64 {
+		if n[i] == 0 {
+			return -1
+		}
+		return float64(ok[i]) / float64(n[i])
+	}
+	return frac(0), frac(1)
+}
+
+// ReplayCommand is the command that runs this result's seed again, with a
+// trace.
+func (r *Result) ReplayCommand() string {
+	file := r.File
+	if file == "" {
+		file = r.Scenario
+	}
+	return fmt.Sprintf("distsync replay %s --seed %d --trace out/%d.jsonl", file, r.Seed, r.Seed)
+}
+
+// GoTestCommand is the go test command that runs this result's seed again.
+func (r *Result) GoTestCommand() string {
+	return fmt.Sprintf("go test ./scenarios/ -run TestScenarios/%s -seed %d", r.Scenario, r.Seed)
+}

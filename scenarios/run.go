@@ -1,0 +1,316 @@
+package scenarios
+
+import (
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/distsync/distsync/nodes"
+	"github.com/distsync/distsync/nodes/locks"
+	"github.com/distsync/distsync/protocols/lockmgr"
+	"github.com/distsync/distsync/scenarios/spec"
+	"github.com/distsync/distsync/sim"
+)
+
+// RunOptions choose how one seed of a scenario runs.
+type RunOptions struct {
+	Seed sim.Seed
+	// Trace, if set, receives the run's JSON Lines trace.
+	Trace io.Writer
+	// Watch, if set, sees every trace record as it happens, with the
+	// running simulation (replay prints the human-readable trace from it).
+	Watch func(r *sim.Record, m nodes.Message, run *Run)
+	// LinearizableTimeout bounds the porcupine check (default 10s).
+	LinearizableTimeout time.Duration
+}
+
+// Run is one scenario running on one seed: the lock cluster it built and
+// the fault records it keeps.
+type Run struct {
+	Scenario *spec.Scenario
+	Locks    *LockSim
+	faults   []FaultRecord
+	rng      *rand.Rand
+	// crashedBy remembers, per fault index, the node a selector crashed,
+	// so "restart: leader(locks)" restarts that node.
+	crashedBy map[string][]nodes.NodeID
+	swarm     []string
+}
+
+// RunScenario runs s on one seed and checks it: Raft and lock safety after
+// every event (as s.Check asks), liveness after the last fault, and the
+// clients' history for linearizability at the end.
+func RunScenario(s *spec.Scenario, opts RunOptions) (*Result, error) {
+	start := time.Now()
+	run, err := Build(s, opts.Seed)
+	if err != nil {
+		return nil, err
+	}
+	w := run.Locks.World
+	if opts.Trace != nil {
+		w.Trace().Stream(opts.Trace)
+		w.SetMessageDescriber(func(m nodes.Message) string { return fmt.Sprint(m) })
+	}
+	if opts.Watch != nil {
+		w.Trace().Watch(func(r *sim.Record, m nodes.Message) { opts.Watch(r, m, run) })
+	}
+	res := run.execute(opts)
+	res.Wall = time.Since(start)
+	if err := w.Trace().Flush(); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// Build compiles s into a simulated world for seed, with its faults
+// scheduled, without running it.
+func Build(s *spec.Scenario, seed sim.Seed) (*Run, error) {
+	c, err := lockCluster(s, seed)
+	if err != nil {
+		return nil, fmt.Errorf("scenario %s: %w", s.Name, err)
+	}
+	ls, err := NewLockSim(c)
+	if err != nil {
+		return nil, fmt.Errorf("scenario %s: %w", s.Name, err)
+	}
+	run := &Run{Scenario: s, Locks: ls, rng: seed.Stream("scenario"), crashedBy: map[string][]nodes.NodeID{}}
+	for i := range s.Faults {
+		if err := run.schedule(i, &s.Faults[i]); err != nil {
+			return nil, fmt.Errorf("scenario %s: faults[%d]: %w", s.Name, i, err)
+		}
+	}
+	if s.Swarm != nil {
+		if err := run.scheduleSwarm(seed); err != nil {
+			return nil, fmt.Errorf("scenario %s: swarm: %w", s.Name, err)
+		}
+	}
+	if run.checks()[spec.CheckLiveness] {
+		ls.World.At(s.Duration.D()-settle(s), "heal-all", run.healAll)
+	}
+	return run, nil
+}
+
+func (run *Run) checks() map[string]bool {
+	on := map[string]bool{}
+	for _, c := range run.Scenario.Check {
+		on[c] = true
+	}
+	return on
+}
+
+// execute runs the world to the end and fills in the result.
+func (run *Run) execute(opts RunOptions) *Result {
+	s, ls := run.Scenario, run.Locks
+	on := run.checks()
+	res := &Result{Scenario: s.Name, File: s.File, Seed: uint64(opts.Seed), Passed: true}
+	var err error
+	if on[spec.CheckLiveness] {
+		err = ls.Run(s.Duration.D(), settle(s))
+	} else {
+		err = ls.World.Run(s.Duration.D())
+	}
+	for _, name := range s.Check {
+		res.Checks = append(res.Checks, CheckResult{Name: name, Passed: true})
+	}
+	if err != nil {
+		res.fail(failureOf(err, ls.World))
+	}
+	if on[spec.CheckLinearizable] && res.Passed {
+		timeout := opts.LinearizableTimeout
+		if timeout <= 0 {
+			timeout = 10 * time.Second
+		}
+		v, _ := ls.History.CheckLinearizable(timeout)
+		res.setCheck(spec.CheckLinearizable, v != NotLinearizable, "verdict "+string(v))
+		if v == NotLinearizable {
+			res.fail(&Failure{Check: spec.CheckLinearizable, At: ls.World.Now(), Event: ls.World.Stats().Events,
+				Message: "the clients' lock history has no linearization"})
+		}
+	}
+	res.TraceHash = ls.World.Trace().HashString()
+	res.Virtual, res.Stats, res.Terms = ls.World.Now(), ls.World.Stats(), ls.MaxTerm()
+	res.Ops = lockOps(ls.History)
+	res.Faults = run.faults
+	res.Swarm = run.swarm
+	return res
+}
+
+// healAll starts the quiet phase of liveness mode: every partition healed,
+// every paused node resumed, every crashed server restarted, every disk
+// back to normal.
+func (run *Run) healAll(w *sim.World) {
+	w.Heal()
+	disk, _ := diskConfig(run.Scenario.Disk)
+	for _, id := range w.Nodes() {
+		_ = w.Resume(id) // an error means it was not paused
+		_ = w.SetDisk(id, disk)
+	}
+	for _, id := range run.Locks.Servers {
+		if !w.Up(id) {
+			_ = w.Restart(id)
+		}
+	}
+}
+
+func settle(s *spec.Scenario) time.Duration {
+	if s.Settle > 0 {
+		return s.Settle.D()
+	}
+	return 3 * time.Second
+}
+
+// failureOf names the check behind a run error.
+func failureOf(err error, w *sim.World) *Failure {
+	if v := w.Violation(); v != nil {
+		return &Failure{Check: v.Checker, At: v.At, Event: v.Event, Message: v.Err.Error()}
+	}
+	msg := err.Error()
+	check := "run"
+	if strings.HasPrefix(msg, "liveness") {
+		check = spec.CheckLiveness
+	}
+	return &Failure{Check: check, At: w.Now(), Event: w.Stats().Events, Message: msg}
+}
+
+func (r *Result) fail(f *Failure) {
+	if r.Failure == nil {
+		r.Failure = f
+	}
+	r.Passed = false
+	r.setCheck(f.Check, false, f.Message)
+}
+
+func (r *Result) setCheck(name string, passed bool, detail string) {
+	for i := range r.Checks {
+		if r.Checks[i].Name == name {
+			r.Checks[i].Passed = r.Checks[i].Passed && passed
+			r.Checks[i].Detail = detail
+			return
+		}
+	}
+	r.Checks = append(r.Checks, CheckResult{Name: name, Passed: passed, Detail: detail})
+}
+
+// lockCluster translates the scenario's cluster, network, disk and
+// workloads.
+func lockCluster(s *spec.Scenario, seed sim.Seed) (LockCluster, error) {
+	on := map[string]bool{}
+	for _, c := range s.Check {
+		on[c] = true
+	}
+	c := LockCluster{
+		Seed: seed, Servers: s.Cluster.Locks, Duration: s.Duration.D(), Settle: settle(s),
+		SkipRaftSafety: !on[spec.CheckRaftSafety], SkipLockSafety: !on[spec.CheckLockSafety],
+	}
+	var err error
+	if c.Network, err = linkConfig(s.Network); err != nil {
+		return c, err
+	}
+	if c.Disk, err = diskConfig(s.Disk); err != nil {
+		return c, err
+	}
+	for i, wl := range s.Workload {
+		cfg, err := clientConfig(wl)
+		if err != nil {
+			return c, fmt.Errorf("workload[%d]: %w", i, err)
+		}
+		c.Groups = append(c.Groups, ClientGroup{Count: wl.Clients, Config: cfg})
+	}
+	return c, nil
+}
+
+func latency(l *spec.Latency) (sim.Latency, error) {
+	if l == nil {
+		return sim.Latency{}, nil
+	}
+	switch l.Dist {
+	case "constant":
+		return sim.Constant(l.Value.D()), nil
+	case "uniform":
+		return sim.Uniform(l.Min.D(), l.Max.D()), nil
+	case "normal":
+		return sim.Normal(l.Mean.D(), l.StdDev.D()), nil
+	case "exponential":
+		return sim.Exponential(l.Min.D(), l.Mean.D()), nil
+	}
+	return sim.Latency{}, fmt.Errorf("latency: unknown distribution %q", l.Dist)
+}
+
+func linkConfig(n spec.Network) (sim.LinkConfig, error) {
+	lat, err := latency(n.Latency)
+	if err != nil {
+		return sim.LinkConfig{}, fmt.Errorf("network.%w", err)
+	}
+	if n.Latency == nil {
+		lat = sim.Uniform(time.Millisecond, 5*time.Millisecond)
+	}
+	return sim.LinkConfig{Latency: lat, Loss: n.Loss, Duplicate: n.Duplicate, Reorder: n.Reorder, ReorderDelay: n.ReorderDelay.D()}, nil
+}
+
+func diskConfig(d spec.Disk) (sim.DiskConfig, error) {
+	w, err := latency(d.WriteLatency)
+	if err != nil {
+		return sim.DiskConfig{}, fmt.Errorf("disk.write_%w", err)
+	}
+	s, err := latency(d.SyncLatency)
+	if err != nil {
+		return sim.DiskConfig{}, fmt.Errorf("disk.sync_%w", err)
+	}
+	return sim.DiskConfig{WriteLatency: w, SyncLatency: s, TornWrites: d.TornWrites, CorruptRead: d.CorruptRead, SectorBytes: d.SectorBytes}, nil
+}
+
+// clientConfig paces a lock workload: each client alternates acquire and
+// release, so a group of N clients at R ops/s runs a cycle of 2N/R per
+// client, split between holding and thinking.
+func clientConfig(wl spec.Workload) (locks.ClientConfig, error) {
+	if wl.Service != "locks" {
+		return locks.ClientConfig{}, fmt.Errorf("service %q is not built yet", wl.Service)
+	}
+	cfg := locks.ClientConfig{Resources: wl.Resources, Shared: wl.Shared, TTL: wl.TTL.D(), Hold: wl.Hold.D()}
+	if wl.Distribution == "zipf" {
+		cfg.Zipf = wl.ZipfS
+		if cfg.Zipf == 0 {
+			cfg.Zipf = 1.1
+		}
+	}
+	rate := 100.0
+	if wl.Rate != "" {
+		v, err := strconv.ParseFloat(strings.TrimSuffix(wl.Rate, "/s"), 64)
+		if err != nil || v <= 0 {
+			return cfg, fmt.Errorf("rate %q: want N/s", wl.Rate)
+		}
+		rate = v
+	}
+	cycle := time.Duration(2 * float64(wl.Clients) / rate * float64(time.Second))
+	if cfg.Hold <= 0 {
+		cfg.Hold = cycle / 2
+	}
+	cfg.Think = max(time.Millisecond, cycle-cfg.Hold)
+	switch wl.Wait {
+	case "", "none":
+		cfg.Wait = lockmgr.WaitPolicy{Kind: lockmgr.NoWait}
+		if wl.Wait == "" {
+			cfg.Wait = lockmgr.WaitPolicy{Kind: lockmgr.Timeout, Timeout: time.Second}
+		}
+	case "forever":
+		cfg.Wait = lockmgr.WaitPolicy{Kind: lockmgr.Forever}
+	default:
+		d, err := time.ParseDuration(wl.Wait)
+		if err != nil || d <= 0 {
+			return cfg, fmt.Errorf("wait %q: want none, forever or a duration", wl.Wait)
+		}
+		cfg.Wait = lockmgr.WaitPolicy{Kind: lockmgr.Timeout, Timeout: d}
+	}
+	return cfg, nil
+}
+
+// sortedNodes returns ids sorted (a copy).
+func sortedNodes(ids []nodes.NodeID) []nodes.NodeID {
+	out := slices.Clone(ids)
+	slices.Sort(out)
+	return out
+}
