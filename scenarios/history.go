@@ -31,7 +31,7 @@ type History struct {
 	pending map[opKey]int
 	// Completed counts the operations that got an answer.
 	Completed int
-	now     func() time.Duration
+	now       func() time.Duration
 }
 
 type opKey struct {

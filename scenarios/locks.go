@@ -14,14 +14,14 @@ import (
 // LockCluster configures a simulated lock service: servers, clients, the
 // world they run in, and checks.
 type LockCluster struct {
-	Seed     sim.Seed
-	Servers  int // lock servers n1..nN (1..9)
-	Clients  int // clients c1..cM (0..64), all configured by Client
-	Server   locks.Config
-	Client   locks.ClientConfig
+	Seed    sim.Seed
+	Servers int // lock servers n1..nN (1..9)
+	Clients int // clients c1..cM (0..64), all configured by Client
+	Server  locks.Config
+	Client  locks.ClientConfig
 	// Groups, if set, replaces Clients and Client: clients are numbered
 	// across the groups in order, each group with its own configuration.
-	Groups []ClientGroup
+	Groups   []ClientGroup
 	Network  sim.LinkConfig
 	Disk     sim.DiskConfig
 	Duration time.Duration // how long to run

@@ -12,7 +12,7 @@ import (
 )
 
 func d(t time.Duration) *spec.Duration { v := spec.Duration(t); return &v }
-func p(v float64) *float64            { return &v }
+func p(v float64) *float64             { return &v }
 
 func everyFault() *spec.Scenario {
 	return &spec.Scenario{
