@@ -69,8 +69,11 @@ type Env interface {
 	// the node's injected offset and drift), the wall clock in TCP mode.
 	Now() time.Time
 	// Send sends m to node to. Delivery is not guaranteed: the message may
-	// be lost, delayed, duplicated or reordered. Sending to oneself is
-	// allowed and goes through the network like any other message.
+	// be lost, delayed, duplicated or reordered; a message to an unknown
+	// node is dropped (and counted). Sending to oneself is allowed and
+	// goes through the network like any other message. The receiver may
+	// get the very value sent (no copy is made unless the wire check is
+	// on), so neither side may modify a message after sending it.
 	Send(to NodeID, m Message)
 	// SetTimer arranges for Fire(t) after local duration d (d >= 0).
 	SetTimer(d time.Duration, t Timer) TimerID

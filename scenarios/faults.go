@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -243,8 +244,8 @@ func (run *Run) restart(target string) error {
 		return w.Restart(nodes.NodeID(target))
 	}
 	n := 0
-	for _, id := range run.crashedBy[target] {
-		if !w.Up(id) {
+	for _, id := range slices.Compact(slices.Sorted(slices.Values(run.crashedBy[target]))) {
+		if !w.Up(id) && !w.Restarting(id) {
 			if err := w.Restart(id); err != nil {
 				return err
 			}

@@ -76,6 +76,7 @@ func RunGossipChaos(c GossipChaos) (GossipResult, error) {
 		Disk: sim.DiskConfig{
 			WriteLatency: sim.Uniform(10*time.Microsecond, 50*time.Microsecond),
 			SyncLatency:  sim.Normal(500*time.Microsecond, 200*time.Microsecond),
+			TornWrites:   0.5,
 		},
 		WireCheck: true,
 	})

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/distsync/distsync/nodes"
@@ -68,6 +69,7 @@ type checkedAt struct {
 type raftSeen struct {
 	server                    *locks.Server
 	term, commit, first, last uint64
+	lastTerm                  uint64
 	snap                      uint64
 	role                      raft.Role
 	lead                      raft.NodeID
@@ -210,8 +212,9 @@ func (ls *LockSim) checkRaft(*sim.World) error {
 		}
 		r := s.Raft()
 		st := r.Status()
+		lastTerm, _ := r.Term(st.LastIndex)
 		seen := raftSeen{server: s, term: st.Term, commit: st.Commit, first: st.FirstIndex, last: st.LastIndex,
-			snap: st.SnapshotIndex, role: st.Role, lead: st.Lead}
+			lastTerm: lastTerm, snap: st.SnapshotIndex, role: st.Role, lead: st.Lead}
 		if ls.lastRaft[id] == seen {
 			continue
 		}
@@ -276,6 +279,36 @@ func (ls *LockSim) Run(until, quiet time.Duration) error {
 	if op, ok := ls.History.OldestPending(); ok && op.Call < until-quiet {
 		return fmt.Errorf("liveness at t=%v: %s of %s (seq %d) invoked at %v never completed",
 			ls.World.Now(), op.Op.Kind, op.Op.Client, op.Op.Seq, op.Call)
+	}
+	return ls.checkNoLeakedLocks()
+}
+
+// checkNoLeakedLocks compares, for every idle client, the locks the
+// leader's table says its session holds with the lock the client believes
+// it holds: a lock the table gives a client that does not know it would
+// block its resource forever without any request hanging.
+func (ls *LockSim) checkNoLeakedLocks() error {
+	leader := ls.Server(ls.Leader())
+	if leader == nil {
+		return nil
+	}
+	for _, id := range ls.Clients {
+		c, ok := ls.World.Node(id).(*locks.Client)
+		if !ok || c.Busy() || c.Session() == 0 {
+			continue
+		}
+		info, ok := leader.Manager().Session(c.Session())
+		if !ok {
+			continue // expired: the client learns it at its next request
+		}
+		want := []lockmgr.Resource{}
+		if h := c.Held(); h != "" {
+			want = append(want, h)
+		}
+		if !slices.Equal(info.Held, want) {
+			return fmt.Errorf("liveness at t=%v: session %d of %s holds %v in the lock table, the client believes it holds %v",
+				ls.World.Now(), c.Session(), id, info.Held, want)
+		}
 	}
 	return nil
 }

@@ -44,6 +44,7 @@ func TestSameSeedSameTrace(t *testing.T) {
 	}
 	prev := runtime.GOMAXPROCS(0)
 	defer runtime.GOMAXPROCS(prev)
+	var torn uint64
 	for _, seed := range seeds {
 		runtime.GOMAXPROCS(1)
 		h1, st := chaosRun(t, seed)
@@ -55,7 +56,9 @@ func TestSameSeedSameTrace(t *testing.T) {
 		assert.Positive(t, st.Net.DroppedLoss, "seed %d", seed)
 		assert.Positive(t, st.Net.Duplicated, "seed %d", seed)
 		assert.Positive(t, st.Partitions+st.Pauses, "seed %d", seed)
+		torn += st.Disk.TornWrites
 	}
+	assert.Positive(t, torn, "no crash tore a write in any seed")
 }
 
 func TestDifferentSeedsDifferentTraces(t *testing.T) {

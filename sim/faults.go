@@ -53,9 +53,20 @@ func (w *World) Restart(id nodes.NodeID) error {
 	if p.up {
 		return fmt.Errorf("restart %s: node is up (restart needs a crash first)", id)
 	}
+	if p.starting {
+		return fmt.Errorf("restart %s: node is already restarting", id)
+	}
+	p.starting = true
 	w.stats.Restarts++
 	w.push(event{at: w.now, kind: evStart, node: p.idx})
 	return nil
+}
+
+// Restarting reports whether a restart of id is scheduled and not yet
+// done.
+func (w *World) Restarting(id nodes.NodeID) bool {
+	i, ok := w.index[id]
+	return ok && w.procs[i].starting
 }
 
 // Pause stalls a node, as a long GC pause or a SIGSTOP would: it handles

@@ -432,3 +432,15 @@ func TestBadFaultIsAnErrorNamingTheField(t *testing.T) {
 		})
 	}
 }
+
+func TestRestartTwiceBeforeTheNodeStartsIsAnError(t *testing.T) {
+	w := world(t, newProbes(), 2, fixed)
+	require.NoError(t, w.Run(0))
+	require.NoError(t, w.Crash("n1"))
+	require.NoError(t, w.Restart("n1"))
+	err := w.Restart("n1")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "already restarting")
+	require.NoError(t, w.Run(time.Millisecond))
+	assert.True(t, w.Up("n1"))
+}

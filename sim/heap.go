@@ -40,6 +40,7 @@ type event struct {
 	ref  uint64        // evTimer: timer slot and generation; evAction: action index; evDeliver: message number
 	node int32         // target node index
 	from int32         // evDeliver: sender index
+	inc  uint32        // evDeliver: the target's incarnation when sent
 	kind eventKind
 }
 

@@ -56,6 +56,7 @@ type NetStats struct {
 	DroppedLoss      uint64 // dropped by random loss
 	DroppedPartition uint64 // dropped by a partition (at send or in flight)
 	DroppedDead      uint64 // reached a crashed node
+	DroppedUnknown   uint64 // addressed to a node that does not exist
 	Duplicated       uint64 // delivered an extra time
 	Reordered        uint64 // taken out of FIFO order
 	Clogged          uint64 // delayed by a clog

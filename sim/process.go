@@ -44,6 +44,7 @@ type process struct {
 	id          nodes.NodeID
 	node        nodes.Node
 	up          bool
+	starting    bool // a start event is scheduled
 	paused      bool
 	incarnation uint32
 	rng         *rand.Rand
@@ -76,7 +77,11 @@ func (p *process) Now() time.Time { return Epoch.Add(p.clock.local(p.cursor)) }
 func (p *process) Send(to nodes.NodeID, m nodes.Message) {
 	ti, ok := p.w.index[to]
 	if !ok {
-		panic(fmt.Sprintf("sim: node %s sent %s to unknown node %q", p.id, nodes.TypeName(m.Type()), to))
+		// As a real network would: the message goes nowhere. Counted and
+		// traced, so a node that addresses a wrong id shows up.
+		p.w.net.stats.DroppedUnknown++
+		p.w.traceNode(TraceDrop, p.idx, -1, fmt.Sprintf("%s to unknown node %q", nodes.TypeName(m.Type()), to))
+		return
 	}
 	p.w.send(p.idx, ti, p.cursor, m)
 }

@@ -151,6 +151,18 @@ func (t *Trace) add(r *Record, node, peer int32, msg nodes.Message) {
 	}
 }
 
+// foldBytes folds b into the running hash: the simulator's wire check
+// folds each delivered message's encoding, so that a difference in a
+// message's content, not only in its type and route, changes the
+// trace-hash.
+func (t *Trace) foldBytes(b []byte) {
+	h := t.hash
+	for _, c := range b {
+		h = (h ^ uint64(c)) * 0x100000001b3
+	}
+	t.hash = mix64(h)
+}
+
 // mixIn folds one 64-bit word into the hash h.
 func mixIn(h, v uint64) uint64 {
 	return mix64(h ^ v)

@@ -354,7 +354,7 @@ func (w *World) start(p *process) {
 	if p.up {
 		panic(fmt.Sprintf("sim: start of node %s which is already up (incarnation %d)", p.id, p.incarnation))
 	}
-	p.up = true
+	p.up, p.starting = true, false
 	p.node = w.cfg.Factory(p.id)
 	w.traceNode(TraceStart, p.idx, -1, fmt.Sprintf("incarnation %d", p.incarnation))
 	w.enter(p)
@@ -364,7 +364,9 @@ func (w *World) start(p *process) {
 
 func (w *World) deliver(e *event) {
 	p := w.procs[e.node]
-	if !p.up {
+	if !p.up || e.inc != p.incarnation {
+		// The target is down, or crashed and restarted since the message
+		// was sent: the connection it was sent on is gone.
 		w.net.stats.DroppedDead++
 		w.traceMsg(TraceDead, e.node, e.from, e.msg, e.ref)
 		return
@@ -385,6 +387,7 @@ func (w *World) deliver(e *event) {
 		if m, err = nodes.RoundTrip(m, &w.scratch); err != nil {
 			panic(fmt.Sprintf("sim: event %d at %v: %v", w.eventNo, w.now, err))
 		}
+		w.trace.foldBytes(w.scratch.Bytes())
 		w.net.stats.WireChecked++
 	}
 	w.enter(p)
@@ -429,10 +432,11 @@ func (w *World) send(from, to int32, at time.Duration, m nodes.Message) {
 		w.traceMsg(TraceDrop, from, to, m, id)
 		return
 	}
-	w.push(event{at: arrive, kind: evDeliver, node: to, from: from, msg: m, ref: id})
+	inc := w.procs[to].incarnation
+	w.push(event{at: arrive, kind: evDeliver, node: to, from: from, msg: m, ref: id, inc: inc})
 	if dupAt >= 0 {
 		w.traceMsg(TraceDuplicate, from, to, m, id)
-		w.push(event{at: dupAt, kind: evDeliver, node: to, from: from, msg: m, ref: id})
+		w.push(event{at: dupAt, kind: evDeliver, node: to, from: from, msg: m, ref: id, inc: inc})
 	}
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"time"
 
@@ -35,8 +34,8 @@ func newChaosCmd() *cobra.Command {
 		Short: "Sweep seeds of a cluster under random faults: the lock service, or the kernel's gossip example",
 		Long: `chaos runs a cluster in the simulator under the kernel's random nemesis: message
 loss, duplication and reordering, partitions (groups, one-way, isolate,
-bridge), crashes with torn writes, pauses, clogged links, clock skew and
-drift, slow syncs and corrupt reads.
+bridge), crashes with torn writes, pauses, clogged links and slow syncs — and,
+for the gossip example, clock skew and drift and corrupt reads too.
 
 --service locks (the default) runs the lock service: Raft-replicated lock
 servers and clients that acquire, hold and release locks. Raft safety (one
@@ -139,7 +138,7 @@ func runWithTrace(path string, seed sim.Seed, run func(sim.Seed, io.Writer) (see
 		}
 		return res, nil
 	}
-	file, err := os.Create(path)
+	file, err := createFile(path)
 	if err != nil {
 		return seedRun{}, fmt.Errorf("--trace: %w", err)
 	}

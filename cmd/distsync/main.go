@@ -34,17 +34,50 @@ func main() {
 	os.Exit(1)
 }
 
+// wrapArgs makes every command's argument errors usage errors (exit 2).
+func wrapArgs(c *cobra.Command) {
+	if c.Args != nil {
+		check := c.Args
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := check(cmd, args); err != nil {
+				var u usageError
+				if errors.As(err, &u) {
+					return err
+				}
+				return usageError{err}
+			}
+			return nil
+		}
+	}
+	for _, sub := range c.Commands() {
+		wrapArgs(sub)
+	}
+}
+
 func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "distsync",
 		Short: "A deterministic simulation testbed for distributed synchronization",
-		Long: `distsync runs a lock manager (Raft), a queue (consistent hashing + WAL) and a
-cache (MESI) inside a deterministic simulator: one seed gives one run, bit
-for bit. See README.md for what is built so far.`,
+		Long: `distsync is a deterministic simulation testbed for distributed systems: a lock
+manager replicated by Raft runs in a simulated world (virtual clock, network,
+disk, faults) where one seed gives one run, bit for bit. Scenario files say
+what to run and which faults to inject; run, sweep, replay and shrink work on
+them. (A queue and a cache are planned; see README.md.)
+
+Exit codes: 0 every check passed, 1 a check failed or the run could not
+complete, 2 bad input (flags, arguments, scenario files).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newChaosCmd())
+	root.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	root.Args = func(_ *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usageError{fmt.Errorf("unknown command %q", args[0])}
+		}
+		return nil
+	}
+	root.AddCommand(newRunCmd(), newSweepCmd(), newReplayCmd(), newShrinkCmd(), newChaosCmd())
+	wrapArgs(root)
 	return root
 }

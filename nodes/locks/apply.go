@@ -15,14 +15,15 @@ import (
 func (s *Server) ready() {
 	for s.raft.HasReady() {
 		rd := s.raft.Ready()
+		if err := s.store.save(&rd); err != nil {
+			panic(fmt.Sprintf("locks %s: %v", s.env.ID(), err))
+		}
+		// Only now, with the Ready durable, may anything be sent.
 		if rd.SoftState != nil {
 			s.roleChanged(*rd.SoftState)
 		}
 		if rd.Snapshot != nil {
 			s.restore(*rd.Snapshot)
-		}
-		if err := s.store.save(&rd); err != nil {
-			panic(fmt.Sprintf("locks %s: %v", s.env.ID(), err))
 		}
 		for _, m := range rd.Messages {
 			s.env.Send(nodes.NodeID(m.To), &RaftMsg{M: m})
@@ -179,7 +180,9 @@ func (s *Server) startWaitTimer(request uint64, w lockmgr.WaitPolicy) {
 }
 
 // cancelWait proposes the end of a timed wait, if this node still leads
-// and the request still waits.
+// and the request still waits. If the proposal is dropped (flow control, a
+// leadership transfer) it tries again a tick later, so a timed wait never
+// hangs on a leader that stays.
 func (s *Server) cancelWait(request uint64) {
 	if s.role != raft.RoleLeader {
 		return
@@ -188,7 +191,8 @@ func (s *Server) cancelWait(request uint64) {
 		if w.Request == request {
 			cmd := lockmgr.CancelWait{Session: w.Session, Resource: w.Resource, RequestIndex: request}
 			if err := s.raft.Propose(cmd.Encode()); err != nil {
-				s.env.Logf("cancel wait %d: %v", request, err)
+				s.env.Logf("cancel wait %d: %v (retrying)", request, err)
+				s.waitTimers[request] = s.env.SetTimer(s.cfg.Tick, nodes.Timer{Kind: timerWait, Arg: request})
 			}
 			return
 		}

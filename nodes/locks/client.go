@@ -109,7 +109,10 @@ type Client struct {
 	held    lockmgr.Resource
 	renewed time.Time
 	queryID uint64
-	zipf    *rand.Zipf
+	// pollFloor is the first query id of the current wait: answers to
+	// earlier polls (of an earlier wait) are stale and ignored.
+	pollFloor uint64
+	zipf      *rand.Zipf
 	// Stats of what the client saw.
 	Granted, Rejected, Aborted, Retries uint64
 }
@@ -145,8 +148,11 @@ func (c *Client) nextEpoch() uint64 {
 		panic(fmt.Sprintf("lock client %s: %v", c.env.ID(), err))
 	}
 	epoch := uint64(f.Size()) + 1 // one byte per start
-	if _, err := f.Append([]byte{1}); err == nil {
-		_ = f.Sync()
+	if _, err := f.Append([]byte{1}); err != nil {
+		panic(fmt.Sprintf("lock client %s: append %s: %v", c.env.ID(), epochFile, err))
+	}
+	if err := f.Sync(); err != nil {
+		panic(fmt.Sprintf("lock client %s: sync %s: %v", c.env.ID(), epochFile, err))
 	}
 	return epoch
 }
@@ -243,6 +249,7 @@ func (c *Client) onReply(r *Reply) {
 	c.env.CancelTimer(c.retry)
 	if r.Result.Status == lockmgr.StatusQueued {
 		c.queued = r.Result.Request
+		c.pollFloor = c.queryID + 1
 		c.env.SetTimer(pollEvery, nodes.Timer{Kind: timerPoll, Arg: c.seq})
 		return
 	}
@@ -252,6 +259,9 @@ func (c *Client) onReply(r *Reply) {
 // onQueryReply learns the end of a queued wait whose notification was
 // lost: the session is a holder (granted) or no longer waits (aborted).
 func (c *Client) onQueryReply(q *QueryReply) {
+	if q.ID < c.pollFloor {
+		return // an answer to a poll of an earlier wait
+	}
 	if c.queued == 0 || c.cur == nil || q.Service != ServiceOK {
 		if q.Service != ServiceOK {
 			c.redirect(q.Service, q.Leader)
@@ -352,6 +362,9 @@ func (c *Client) next() {
 
 // Session returns the client's session (0 before it is open).
 func (c *Client) Session() lockmgr.SessionID { return c.session }
+
+// Held returns the resource the client believes it holds ("" if none).
+func (c *Client) Held() lockmgr.Resource { return c.held }
 
 // Busy reports whether the client waits for an answer.
 func (c *Client) Busy() bool { return c.cur != nil }

@@ -46,6 +46,15 @@ func (*Request) Type() nodes.MessageType { return TypeRequest }
 // Encode implements nodes.Message.
 func (r *Request) Encode(e *wire.Encoder) { e.Bytes0(r.Cmd) }
 
+// String renders the request's command for traces.
+func (r *Request) String() string {
+	cmd, err := lockmgr.DecodeCommand(r.Cmd)
+	if err != nil {
+		return fmt.Sprintf("request(undecodable: %v)", err)
+	}
+	return fmt.Sprintf("%T%+v", cmd, cmd)
+}
+
 // ServiceError says why a server did not run a request at all. The client
 // may retry each of them; the command was not applied (or, for
 // ServiceUnknown, may have been).

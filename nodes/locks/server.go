@@ -90,7 +90,6 @@ type Server struct {
 	raft    *raft.RawNode
 	mgr     *lockmgr.Manager
 	store   *storage
-	known   map[nodes.NodeID]bool
 	applied uint64
 	role    raft.Role
 	lead    raft.NodeID
@@ -141,10 +140,6 @@ func (s *Server) Start(env nodes.Env) {
 	s.env = env
 	if s.cfg.Observer != nil {
 		s.cfg.Observer.Started(env.ID())
-	}
-	s.known = map[nodes.NodeID]bool{}
-	for _, p := range env.Peers() {
-		s.known[p] = true
 	}
 	s.pending = map[lockmgr.ClientID]pendingReq{}
 	s.reads = map[uint64]*pendingRead{}
@@ -241,9 +236,11 @@ func (s *Server) Receive(from nodes.NodeID, m nodes.Message) {
 	s.ready()
 }
 
-// reply sends m to a client node, if it is one this cluster knows.
+// reply sends m to a client. Clients need not be cluster peers (in TCP
+// mode an HTTP request is a client of its own); a reply to an id nobody
+// answers to is dropped by the network.
 func (s *Server) reply(to nodes.NodeID, m nodes.Message) {
-	if s.known[to] {
+	if to != "" {
 		s.env.Send(to, m)
 	}
 }

@@ -48,8 +48,11 @@ func openStorage(disk nodes.Disk) (*storage, raft.Storage, error) {
 			if err != nil {
 				return fmt.Errorf("record %d: %w", seq, err)
 			}
+			// A snapshot replaces the whole log: Raft discards every entry
+			// when it restores one (entries after it that were kept are
+			// written again after the snapshot record).
 			st.Snapshot = s
-			st.Entries = dropThrough(st.Entries, s.Index)
+			st.Entries = nil
 		case recEntries:
 			if err := replayEntries(&st, payload); err != nil {
 				return fmt.Errorf("record %d: %w", seq, err)

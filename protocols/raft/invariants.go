@@ -102,7 +102,12 @@ type ClusterChecker struct {
 	// (compacted on every node that reported them).
 	committed    []TermRun
 	committedMax uint64
-	applied      []appliedRecord // index i at applied[i-1]; term 0 = none yet
+	// commitTerms records, as runs over the same indexes, the term of the
+	// node that first reported each index committed. The entry was
+	// committed by a leader of that term or an earlier one, so leader
+	// completeness binds leaders of later terms only.
+	commitTerms []TermRun
+	applied     []appliedRecord // index i at applied[i-1]; term 0 = none yet
 }
 
 // NewClusterChecker returns an empty checker.
@@ -151,7 +156,7 @@ func (c *ClusterChecker) Observe(id NodeID, st Status, log LogView) error {
 			return err
 		}
 	}
-	if err := c.extendCommitted(id, st.Commit, log); err != nil {
+	if err := c.extendCommitted(id, st.Term, st.Commit, log); err != nil {
 		return err
 	}
 	rec.view = LogView{
@@ -193,30 +198,25 @@ func (c *ClusterChecker) checkLeader(id NodeID, rec *nodeRecord, st Status, log 
 }
 
 // checkCompleteness checks that a new leader of term holds every entry
-// known committed with a term not above its own.
+// committed in an earlier term (an entry first seen committed at term t was
+// committed by a leader of term t or earlier, so every leader of a term
+// above t must hold it).
 func (c *ClusterChecker) checkCompleteness(id NodeID, term uint64, log LogView) error {
-	for k, run := range c.committed {
-		end := c.committedMax
-		if k+1 < len(c.committed) {
-			end = c.committed[k+1].First - 1
-		}
-		if run.Term > term {
-			return nil // committed by a later leader: this one is stale
-		}
-		if run.Term == 0 {
+	for i := max(uint64(1), log.low()); i <= c.committedMax; i++ {
+		if c.commitTermAt(i) >= term {
 			continue
 		}
-		if end > log.LastIndex {
-			return &Violation{Invariant: LeaderCompleteness, Nodes: []NodeID{id}, Term: term, Index: end,
-				Detail: fmt.Sprintf("new leader's log ends at %d, entry %d (term %d) is committed", log.LastIndex, end, run.Term)}
+		known := c.committedTerm(i)
+		if known == 0 {
+			continue // compacted everywhere it was reported: term unknown
 		}
-		for i := max(run.First, log.low()); i <= end; {
-			got, ok := log.Term(i)
-			if ok && got != run.Term {
-				return &Violation{Invariant: LeaderCompleteness, Nodes: []NodeID{id}, Term: term, Index: i,
-					Detail: fmt.Sprintf("new leader has term %d at %d, committed term is %d", got, i, run.Term)}
-			}
-			i = nextBreak(log, i, end)
+		if i > log.LastIndex {
+			return &Violation{Invariant: LeaderCompleteness, Nodes: []NodeID{id}, Term: term, Index: i,
+				Detail: fmt.Sprintf("new leader's log ends at %d, entry %d (term %d) was committed in term %d", log.LastIndex, i, known, c.commitTermAt(i))}
+		}
+		if got, ok := log.Term(i); ok && got != known {
+			return &Violation{Invariant: LeaderCompleteness, Nodes: []NodeID{id}, Term: term, Index: i,
+				Detail: fmt.Sprintf("new leader has term %d at %d, committed term is %d", got, i, known)}
 		}
 	}
 	return nil
@@ -244,7 +244,7 @@ func nextBreak(v LogView, i, end uint64) uint64 {
 
 // extendCommitted checks node id's committed entries against the known
 // committed prefix and extends the prefix with any new ones.
-func (c *ClusterChecker) extendCommitted(id NodeID, commit uint64, log LogView) error {
+func (c *ClusterChecker) extendCommitted(id NodeID, term, commit uint64, log LogView) error {
 	lo := log.low()
 	for i := lo; i <= min(commit, c.committedMax); {
 		known := c.committedTerm(i)
@@ -269,8 +269,22 @@ func (c *ClusterChecker) extendCommitted(id NodeID, commit uint64, log LogView) 
 		}
 		i = next
 	}
+	if commit > c.committedMax {
+		if n := len(c.commitTerms); n == 0 || c.commitTerms[n-1].Term != term {
+			c.commitTerms = append(c.commitTerms, TermRun{Term: term, First: c.committedMax + 1})
+		}
+	}
 	c.committedMax = max(c.committedMax, commit)
 	return nil
+}
+
+// commitTermAt returns the term in which index i was first seen committed.
+func (c *ClusterChecker) commitTermAt(i uint64) uint64 {
+	k := sort.Search(len(c.commitTerms), func(k int) bool { return c.commitTerms[k].First > i })
+	if k == 0 {
+		return 0
+	}
+	return c.commitTerms[k-1].Term
 }
 
 // committedTerm returns the known committed term at i (0 if unknown).

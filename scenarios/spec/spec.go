@@ -24,6 +24,10 @@
 //
 // Node names: lock servers are n1..nN, clients c1..cM (numbered across
 // workloads in file order).
+//
+// Parse, Load and LoadDir decode strictly and validate (see Validate for
+// the rules); every error is an *Error naming the file, the line and the
+// field, and matches ErrInvalid. Marshal writes a scenario back.
 package spec
 
 import "time"
@@ -41,7 +45,8 @@ type Scenario struct {
 	Check       []string   `yaml:"check"`
 	Swarm       *Swarm     `yaml:"swarm,omitempty"`
 	// Settle is the quiet time at the end of the run, after every fault
-	// has healed, in which liveness must return (default 3s).
+	// has healed, in which liveness must return (default 3s). Every fault
+	// must end by Duration - Settle.
 	Settle Duration `yaml:"settle,omitempty"`
 
 	// File is the path the scenario was loaded from ("" if parsed from
@@ -100,13 +105,15 @@ type Workload struct {
 	// Rate is the target operations per second of the whole group, as
 	// "200/s"; clients pace themselves to it.
 	Rate string `yaml:"rate,omitempty"`
-	// Resources is the size of the key or resource space.
+	// Resources is the size of the key or resource space (required).
 	Resources int `yaml:"resources,omitempty"`
 	// Distribution picks keys: uniform (default) or zipf.
 	Distribution string  `yaml:"distribution,omitempty"`
 	ZipfS        float64 `yaml:"zipf_s,omitempty"`
 	// Locks: the fraction of shared acquires, how long a lock is held, how
-	// an acquire waits (none, forever, or a duration), the session TTL.
+	// an acquire waits (none, forever, or a duration up to 10m; empty for
+	// the client's default), the session TTL (up to 60s; 0 for the
+	// default).
 	Shared float64  `yaml:"shared,omitempty"`
 	Hold   Duration `yaml:"hold,omitempty"`
 	Wait   string   `yaml:"wait,omitempty"`
@@ -114,7 +121,11 @@ type Workload struct {
 }
 
 // Fault is one entry of the fault timeline. Exactly one trigger (At, or
-// From/To for windows, or On) and exactly one action are set.
+// From/To for windows, or On) and exactly one action are set; loss,
+// duplicate and reorder together count as one action (a network window).
+// A fault that does not end by itself (a crash without restart_after, a
+// partition without heal_after, a clock or disk fault without for) lasts
+// until the settle phase, when the runner heals everything.
 type Fault struct {
 	// Triggers.
 	At   *Duration `yaml:"at,omitempty"`
@@ -123,7 +134,10 @@ type Fault struct {
 	On   *Trigger  `yaml:"on,omitempty"`
 
 	// Process faults. A target is a node name or a role selector:
-	// leader(locks), follower(locks), random(locks).
+	// leader(locks), follower(locks), random(locks). Restart takes a node
+	// name, or the selector of an earlier crash (it restarts what that
+	// crash took down); Resume takes a node name. A restart needs an
+	// earlier crash, a resume an earlier pause.
 	Crash        string    `yaml:"crash,omitempty"`
 	RestartAfter *Duration `yaml:"restart_after,omitempty"`
 	Restart      string    `yaml:"restart,omitempty"`
@@ -131,15 +145,19 @@ type Fault struct {
 	ResumeAfter  *Duration `yaml:"resume_after,omitempty"`
 	Resume       string    `yaml:"resume,omitempty"`
 
-	// Network faults.
+	// Network faults. Partition cuts every link between two of its
+	// groups (two or more, of node names); nodes in no group keep talking
+	// to every node. OneWay and Isolate (a node or a selector) cut links
+	// the same way. HealAfter heals every partition that long after.
 	Partition [][]string `yaml:"partition,omitempty"`
 	OneWay    *OneWay    `yaml:"one_way,omitempty"`
 	Isolate   string     `yaml:"isolate,omitempty"`
 	Bridge    *Bridge    `yaml:"bridge,omitempty"`
 	HealAfter *Duration  `yaml:"heal_after,omitempty"`
 	Heal      bool       `yaml:"heal,omitempty"`
-	// Windows (with From/To, or At plus For): loss, duplication and
-	// reordering on all links, or on Link only.
+	// Windows (with From/To, or At or On plus For): loss, duplication and
+	// reordering on all links, or on Link only; and clogs, which need a
+	// window too.
 	Loss      *float64  `yaml:"loss,omitempty"`
 	Duplicate *float64  `yaml:"duplicate,omitempty"`
 	Reorder   *float64  `yaml:"reorder,omitempty"`
@@ -158,10 +176,11 @@ type Fault struct {
 	Line int `yaml:"-"`
 }
 
-// Trigger fires a fault on an event instead of at a time.
+// Trigger fires a fault on an event instead of at a time, once, at the
+// first moment after After when its condition holds.
 type Trigger struct {
 	// Event is "leader-elected" (the first time a leader of Service is
-	// elected after After) or "" with Ops set.
+	// elected after After; Service defaults to locks) or "" with Ops set.
 	Event   string   `yaml:"event,omitempty"`
 	Service string   `yaml:"service,omitempty"`
 	After   Duration `yaml:"after,omitempty"`
@@ -176,6 +195,8 @@ type OneWay struct {
 }
 
 // Bridge splits nodes into halves A and B that talk only through Node.
+// Every server is in A, in B or is Node; clients need not be placed (they
+// keep talking to every node).
 type Bridge struct {
 	A    []string `yaml:"a"`
 	Node string   `yaml:"node"`
@@ -195,19 +216,23 @@ type Clog struct {
 	Delay Duration `yaml:"delay"`
 }
 
-// Skew jumps a node's clock by Offset.
+// Skew jumps a node's clock by Offset, which may be negative (the only
+// Duration that may).
 type Skew struct {
 	Node   string   `yaml:"node"`
 	Offset Duration `yaml:"offset"`
 }
 
-// Drift makes a node's clock run at (1+Rate) times real speed.
+// Drift makes a node's clock run at (1+Rate) times real speed; Rate is in
+// [-0.5, 0.5].
 type Drift struct {
 	Node string  `yaml:"node"`
 	Rate float64 `yaml:"rate"`
 }
 
-// DiskFault changes one node's disk.
+// DiskFault changes one node's disk (a node name or a selector):
+// TornWrites and CorruptRead are probabilities, SlowSync a factor of at
+// least 1 by which syncs slow down (0 leaves them alone).
 type DiskFault struct {
 	Node        string  `yaml:"node"`
 	TornWrites  float64 `yaml:"torn_writes,omitempty"`

@@ -1,0 +1,485 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/distsync/distsync/reports"
+	"github.com/distsync/distsync/scenarios"
+	"github.com/distsync/distsync/scenarios/spec"
+	"github.com/distsync/distsync/sim"
+)
+
+type sweepFlags struct {
+	seeds       int
+	seedRange   string
+	first       uint64
+	parallel    int
+	shard       string
+	swarm       bool
+	json        string
+	failFast    bool
+	determinism float64
+}
+
+// SeedOutcome is one seed of a sweep, as its JSON records it.
+type SeedOutcome struct {
+	Seed      uint64        `json:"seed"`
+	Passed    bool          `json:"passed"`
+	TraceHash string        `json:"trace_hash"`
+	Failure   string        `json:"failure,omitempty"`
+	Check     string        `json:"check,omitempty"`
+	Events    uint64        `json:"events"`
+	Virtual   time.Duration `json:"virtual_ns"`
+	Wall      time.Duration `json:"wall_ns"`
+	Faults    []string      `json:"faults,omitempty"` // fault kinds that fired
+	Replay    string        `json:"replay,omitempty"`
+}
+
+// ScenarioSweep is the sweep of one scenario.
+type ScenarioSweep struct {
+	Scenario string        `json:"scenario"`
+	File     string        `json:"file"`
+	Seeds    []SeedOutcome `json:"seeds"`
+}
+
+// SweepReport is what `sweep --json` writes and `sweep merge` combines.
+type SweepReport struct {
+	Shard     string          `json:"shard,omitempty"`
+	Scenarios []ScenarioSweep `json:"scenarios"`
+}
+
+func newSweepCmd() *cobra.Command {
+	var f sweepFlags
+	cmd := &cobra.Command{
+		Use:   "sweep FILE|DIR",
+		Short: "Run many seeds of one scenario file or of every scenario in a directory",
+		Long: `sweep runs many seeds of each scenario, in parallel across cores (each
+simulation stays single-threaded), and prints a summary per scenario: seeds
+run and failed, events per second, simulated seconds per wall second, and how
+many seeds exercised each fault kind. Each failing seed is listed with the
+command that replays it.
+
+--shard I/N runs the I-th of N slices of the seeds, so N machines (a
+Kubernetes Indexed Job, a CI matrix) can split one sweep; 'distsync sweep
+merge' combines their --json files. --check-determinism re-runs a sample of
+the seeds (5% by default) and fails on any trace-hash mismatch.
+
+Exit code: 0 when every seed passes, 1 when one fails, 2 on bad input.`,
+		Example: `  distsync sweep scenarios/ --seeds 100
+  distsync sweep scenarios/leader-crash.yaml --seed-range 1000-1999 --parallel 2 --json out/sweep.json
+  distsync sweep scenarios/ --seeds 1000 --shard 0/4 --json out/shard0.json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return runSweep(cmd, args[0], f) },
+	}
+	fl := cmd.Flags()
+	fl.IntVar(&f.seeds, "seeds", 20, "number of seeds per scenario")
+	fl.StringVar(&f.seedRange, "seed-range", "", "seeds A-B (inclusive) instead of --seeds")
+	fl.Uint64Var(&f.first, "first-seed", 1, "first seed with --seeds")
+	fl.IntVar(&f.parallel, "parallel", runtime.NumCPU(), "seeds run at once")
+	fl.StringVar(&f.shard, "shard", "", "run only slice I of N: I/N")
+	fl.BoolVar(&f.swarm, "swarm", false, "add random swarm faults to scenarios that have no swarm section")
+	fl.StringVar(&f.json, "json", "", "write every seed's outcome as JSON to this file")
+	fl.BoolVar(&f.failFast, "fail-fast", false, "stop at the first failing seed")
+	fl.Float64Var(&f.determinism, "check-determinism", 0, "re-run this fraction of the seeds and compare trace hashes")
+	fl.Lookup("check-determinism").NoOptDefVal = "0.05"
+	cmd.AddCommand(newMergeCmd())
+	return cmd
+}
+
+func loadScenarios(path string) ([]*spec.Scenario, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("%s: %w", path, err)}
+	}
+	if !info.IsDir() {
+		s, err := loadScenario(path)
+		if err != nil {
+			return nil, err
+		}
+		return []*spec.Scenario{s}, nil
+	}
+	all, err := spec.LoadDir(path)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return all, nil
+}
+
+// seedList turns the flags into this shard's seeds.
+func (f sweepFlags) seedList() ([]sim.Seed, error) {
+	var all []sim.Seed
+	if f.seedRange != "" {
+		a, b, ok := strings.Cut(f.seedRange, "-")
+		lo, err1 := strconv.ParseUint(a, 10, 64)
+		hi, err2 := strconv.ParseUint(b, 10, 64)
+		if !ok || err1 != nil || err2 != nil || hi < lo || hi-lo >= 10_000_000 {
+			return nil, fmt.Errorf("--seed-range: %q is not A-B with A <= B and at most 10M seeds", f.seedRange)
+		}
+		for s := lo; s <= hi; s++ {
+			all = append(all, sim.Seed(s))
+		}
+	} else {
+		if f.seeds < 1 || f.seeds > 10_000_000 {
+			return nil, fmt.Errorf("--seeds: %d outside [1, 10000000]", f.seeds)
+		}
+		for i := 0; i < f.seeds; i++ {
+			all = append(all, sim.Seed(f.first+uint64(i)))
+		}
+	}
+	if f.shard == "" {
+		return all, nil
+	}
+	a, b, ok := strings.Cut(f.shard, "/")
+	i, err1 := strconv.Atoi(a)
+	n, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil || n < 1 || i < 0 || i >= n {
+		return nil, fmt.Errorf("--shard: %q is not I/N with 0 <= I < N", f.shard)
+	}
+	var mine []sim.Seed
+	for k, s := range all {
+		if k%n == i {
+			mine = append(mine, s)
+		}
+	}
+	return mine, nil
+}
+
+// defaultSwarm is what --swarm adds to a scenario without a swarm section.
+var defaultSwarm = spec.Swarm{
+	Faults: []string{"crash", "partition", "pause", "clog", "loss", "duplicate", "reorder", "clock", "disk"},
+	Every:  spec.Range{Min: spec.Duration(300 * time.Millisecond), Max: spec.Duration(2 * time.Second)},
+}
+
+type job struct {
+	scenario int
+	seed     sim.Seed
+}
+
+func runSweep(cmd *cobra.Command, path string, f sweepFlags) error {
+	all, err := loadScenarios(path)
+	if err != nil {
+		return err
+	}
+	seeds, err := f.seedList()
+	if err != nil {
+		return usageError{err}
+	}
+	if f.parallel < 1 || f.parallel > 256 {
+		return usageError{fmt.Errorf("--parallel: %d outside [1, 256]", f.parallel)}
+	}
+	if !(f.determinism >= 0 && f.determinism <= 1) {
+		return usageError{fmt.Errorf("--check-determinism: fraction %v outside [0, 1]", f.determinism)}
+	}
+	if f.swarm {
+		for _, s := range all {
+			if s.Swarm == nil {
+				sw := defaultSwarm
+				s.Swarm = &sw
+			}
+		}
+	}
+	out := cmd.OutOrStdout()
+	report := SweepReport{Shard: f.shard}
+	for _, s := range all {
+		report.Scenarios = append(report.Scenarios, ScenarioSweep{Scenario: s.Name, File: s.File})
+	}
+	var jobs []job
+	for i := range all {
+		for _, seed := range seeds {
+			jobs = append(jobs, job{i, seed})
+		}
+	}
+	start := time.Now()
+	results, err := runJobs(out, all, jobs, f)
+	if err != nil {
+		return err
+	}
+	for k, r := range results {
+		if r != nil {
+			sc := &report.Scenarios[jobs[k].scenario]
+			sc.Seeds = append(sc.Seeds, outcomeOf(r))
+		}
+	}
+	mismatches, err := checkDeterminism(out, all, jobs, results, f.determinism)
+	if err != nil {
+		return err
+	}
+	if f.json != "" {
+		if err := writeJSON(f.json, report); err != nil {
+			return err
+		}
+	}
+	failed, err := printSweep(out, report, time.Since(start))
+	if err != nil {
+		return err
+	}
+	if failed > 0 || mismatches > 0 {
+		return errChecksFailed
+	}
+	return nil
+}
+
+func outcomeOf(r *scenarios.Result) SeedOutcome {
+	o := SeedOutcome{Seed: r.Seed, Passed: r.Passed, TraceHash: r.TraceHash, Events: r.Stats.Events,
+		Virtual: r.Virtual, Wall: r.Wall, Faults: firedKinds(r)}
+	if !r.Passed {
+		o.Check, o.Failure, o.Replay = r.Failure.Check, r.Failure.Message, r.ReplayCommand()
+	}
+	return o
+}
+
+// firedKinds lists the fault kinds that really fired in a run.
+func firedKinds(r *scenarios.Result) []string {
+	seen := map[string]bool{}
+	for _, f := range r.Faults {
+		if f.Applied {
+			seen[f.Kind] = true
+		}
+	}
+	s := r.Stats
+	for kind, n := range map[string]uint64{
+		"crash": s.Crashes, "partition": s.Partitions, "pause": s.Pauses, "clog": s.Net.Clogged,
+		"loss": s.Net.DroppedLoss, "duplicate": s.Net.Duplicated, "reorder": s.Net.Reordered,
+		"clock": s.ClockFaults, "torn-write": s.Disk.TornWrites, "corrupt-read": s.Disk.CorruptReads,
+	} {
+		if n > 0 {
+			seen[kind] = true
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for k := range seen {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// runJobs runs every job on f.parallel workers, with a progress bar on a
+// terminal and plain lines otherwise. Results come back in job order.
+func runJobs(out io.Writer, all []*spec.Scenario, jobs []job, f sweepFlags) ([]*scenarios.Result, error) {
+	results := make([]*scenarios.Result, len(jobs))
+	var (
+		mu      sync.Mutex
+		next    int
+		firstEr error
+		stop    bool
+		done    int
+	)
+	tty := false
+	if file, ok := out.(*os.File); ok && term.IsTerminal(int(file.Fd())) {
+		tty = true
+	}
+	var bar *progressbar.ProgressBar
+	if tty {
+		bar = progressbar.NewOptions(len(jobs), progressbar.OptionSetWriter(os.Stderr),
+			progressbar.OptionSetDescription("sweep"), progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())
+	}
+	var wg sync.WaitGroup
+	for range min(f.parallel, len(jobs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				mu.Lock()
+				if next >= len(jobs) || stop {
+					mu.Unlock()
+					return
+				}
+				k := next
+				next++
+				mu.Unlock()
+				j := jobs[k]
+				r, err := scenarios.RunScenario(all[j.scenario], scenarios.RunOptions{Seed: j.seed})
+				mu.Lock()
+				done++
+				if err != nil && firstEr == nil {
+					firstEr, stop = err, true
+				}
+				results[k] = r
+				if r != nil && !r.Passed && f.failFast {
+					stop = true
+				}
+				if bar != nil {
+					_ = bar.Add(1)
+				} else if r != nil && (!r.Passed || done%50 == 0 || done == len(jobs)) {
+					fmt.Fprintf(out, "[%d/%d] %s seed %d: %s\n", done, len(jobs), r.Scenario, r.Seed, verdictWord(r))
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	return results, firstEr
+}
+
+func verdictWord(r *scenarios.Result) string {
+	if r.Passed {
+		return "ok"
+	}
+	return "FAIL " + r.Failure.Check
+}
+
+// checkDeterminism re-runs a sample of the seeds (at least one when the
+// fraction is positive), as FoundationDB's unseed check does, and reports
+// any trace-hash mismatch.
+func checkDeterminism(out io.Writer, all []*spec.Scenario, jobs []job, results []*scenarios.Result, frac float64) (int, error) {
+	if frac <= 0 || len(jobs) == 0 {
+		return 0, nil
+	}
+	step := max(1, int(1/frac))
+	checked, bad := 0, 0
+	for k := 0; k < len(jobs); k += step {
+		if results[k] == nil {
+			continue
+		}
+		j := jobs[k]
+		again, err := scenarios.RunScenario(all[j.scenario], scenarios.RunOptions{Seed: j.seed})
+		if err != nil {
+			return bad, err
+		}
+		checked++
+		if again.TraceHash != results[k].TraceHash {
+			bad++
+			fmt.Fprintf(out, "NONDETERMINISM %s seed %d: trace-hash %s then %s\n", again.Scenario, j.seed, results[k].TraceHash, again.TraceHash)
+		}
+	}
+	fmt.Fprintf(out, "determinism: %d seeds re-run, %d mismatches\n", checked, bad)
+	return bad, nil
+}
+
+// printSweep prints the summary table and the failing seeds, and returns
+// how many seeds failed.
+func printSweep(out io.Writer, report SweepReport, wall time.Duration) (int, error) {
+	var rows [][]string
+	failed := 0
+	kinds := map[string]int{}
+	var virtual time.Duration
+	seedsRun := 0
+	for _, sc := range report.Scenarios {
+		var ev uint64
+		var vt, wt time.Duration
+		nf := 0
+		for _, o := range sc.Seeds {
+			ev, vt, wt = ev+o.Events, vt+o.Virtual, wt+o.Wall
+			if !o.Passed {
+				nf++
+			}
+			for _, k := range o.Faults {
+				kinds[k]++
+			}
+		}
+		failed += nf
+		virtual, seedsRun = virtual+vt, seedsRun+len(sc.Seeds)
+		rows = append(rows, []string{sc.Scenario, strconv.Itoa(len(sc.Seeds)), strconv.Itoa(nf),
+			fmt.Sprintf("%.0f", float64(ev)/max(wt.Seconds(), 1e-9)), fmt.Sprintf("%.0f", vt.Seconds()/max(wt.Seconds(), 1e-9))})
+	}
+	if err := reports.Table(out, reports.Text, []string{"scenario", "seeds", "failed", "events/s", "sim-s per wall-s"}, rows); err != nil {
+		return failed, err
+	}
+	var krows [][]string
+	for _, k := range slices.Sorted(mapKeys(kinds)) {
+		krows = append(krows, []string{k, strconv.Itoa(kinds[k])})
+	}
+	if len(krows) > 0 {
+		if err := reports.Table(out, reports.Text, []string{"fault kind", "seeds where it fired"}, krows); err != nil {
+			return failed, err
+		}
+	}
+	for _, sc := range report.Scenarios {
+		for _, o := range sc.Seeds {
+			if !o.Passed {
+				fmt.Fprintf(out, "FAIL %s seed %d: %s: %s\nreplay: %s\n", sc.Scenario, o.Seed, o.Check, o.Failure, o.Replay)
+			}
+		}
+	}
+	fmt.Fprintf(out, "%d seeds in %v (%.1f seeds/s, %.0f simulated seconds per wall second on %d cores): %d failed\n",
+		seedsRun, wall.Round(time.Millisecond), float64(seedsRun)/max(wall.Seconds(), 1e-9),
+		virtual.Seconds()/max(wall.Seconds(), 1e-9), runtime.NumCPU(), failed)
+	return failed, nil
+}
+
+func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
+	return func(yield func(K) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+func newMergeCmd() *cobra.Command {
+	var outPath string
+	cmd := &cobra.Command{
+		Use:   "merge FILE.json...",
+		Short: "Combine the --json files of sweep shards into one report",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			merged := SweepReport{}
+			index := map[string]int{}
+			for _, path := range args {
+				data, err := os.ReadFile(path)
+				if err != nil {
+					return usageError{err}
+				}
+				var r SweepReport
+				if err := json.Unmarshal(data, &r); err != nil {
+					return usageError{fmt.Errorf("%s: %w", path, err)}
+				}
+				for _, sc := range r.Scenarios {
+					i, ok := index[sc.Scenario]
+					if !ok {
+						i = len(merged.Scenarios)
+						index[sc.Scenario] = i
+						merged.Scenarios = append(merged.Scenarios, ScenarioSweep{Scenario: sc.Scenario, File: sc.File})
+					}
+					merged.Scenarios[i].Seeds = append(merged.Scenarios[i].Seeds, sc.Seeds...)
+				}
+			}
+			for i := range merged.Scenarios {
+				slices.SortFunc(merged.Scenarios[i].Seeds, func(a, b SeedOutcome) int { return cmpU(a.Seed, b.Seed) })
+			}
+			if outPath != "" {
+				if err := writeJSON(outPath, merged); err != nil {
+					return err
+				}
+			}
+			failed, err := printSweep(cmd.OutOrStdout(), merged, 0)
+			if err != nil {
+				return err
+			}
+			if failed > 0 {
+				return errChecksFailed
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&outPath, "output", "o", "", "write the merged JSON here")
+	return cmd
+}
+
+func cmpU(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,489 @@
+package spec
+
+import (
+	"fmt"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Limits and defaults of a scenario.
+const (
+	MaxNameLen    = 64
+	MaxDuration   = time.Hour
+	DefaultSettle = 3 * time.Second
+	MaxServers    = 9     // per service
+	MaxClients    = 64    // over all workloads
+	MaxRate       = 1e5   // operations per second of one workload
+	MaxResources  = 1e6   // size of a workload's key or resource space
+	DefaultZipfS  = 1.1   // zipf exponent when a zipf workload gives none
+	MaxZipfS      = 100.0 // larger exponents all mean "always the first key"
+	MaxWait       = 10 * time.Minute
+	MaxTTL        = 60 * time.Second
+	MaxDrift      = 0.5 // as sim.MaxDrift
+	MaxSlowSync   = 1e6 // as sim.DiskConfig.Validate
+	MaxSectorSize = 1 << 20
+	MaxOps        = 1e9 // of an on: {ops: N} trigger
+)
+
+// Services are the services a cluster may size; Built are the ones that
+// exist so far.
+var (
+	Services = []string{"locks", "queues", "caches"}
+	Built    = []string{"locks"}
+)
+
+// Checks are the checks a scenario may ask for.
+var Checks = []string{CheckRaftSafety, CheckLockSafety, CheckLinearizable, CheckLiveness}
+
+// SwarmFaults are the fault kinds a swarm may switch on.
+var SwarmFaults = []string{"crash", "partition", "pause", "clog", "loss", "duplicate", "reorder", "clock", "disk"}
+
+// Latency distributions and the parameters each takes.
+var latencyParams = map[string][]string{
+	"constant":    {"value"},
+	"uniform":     {"min", "max"},
+	"normal":      {"mean", "stddev"},
+	"exponential": {"min", "mean"},
+}
+
+// Validate checks that s can run, and fills in defaults: settle 3s, a
+// workload's distribution uniform and a zipf exponent of 1.1. Parse calls
+// it; call it again after changing a scenario in Go. The error is an
+// *Error naming the field (and its line, for a parsed scenario's faults).
+func (s *Scenario) Validate() error { return s.validate(nil) }
+
+// validator checks one scenario; pos holds the lines of a parsed one.
+type validator struct {
+	s   *Scenario
+	pos positions
+	// servers and clients are the node names, in order; isServer and
+	// isClient index them.
+	servers, clients   []string
+	isServer, isClient map[string]bool
+}
+
+func (s *Scenario) validate(pos positions) error {
+	v := &validator{s: s, pos: pos}
+	s.normalize()
+	for _, step := range []func() *Error{v.header, v.durations, v.cluster, v.network, v.workloads, v.checks, v.faults, v.swarm} {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (v *validator) errf(path, format string, args ...any) *Error {
+	return &Error{File: v.s.File, Line: v.line(path), Field: path, Msg: fmt.Sprintf(format, args...)}
+}
+
+// line is the line of path, or of its nearest ancestor that has one.
+func (v *validator) line(path string) int {
+	for p := path; ; p = parentPath(p) {
+		if l, ok := v.pos[p]; ok && l > 0 {
+			return l
+		}
+		if i, ok := faultIndex(p); ok && i < len(v.s.Faults) && v.s.Faults[i].Line > 0 {
+			return v.s.Faults[i].Line
+		}
+		if p == "" {
+			return 0
+		}
+	}
+}
+
+// parentPath strips the last ".field" or "[i]" of path.
+func parentPath(p string) string {
+	i := strings.LastIndexAny(p, ".[")
+	if i < 0 {
+		return ""
+	}
+	return p[:i]
+}
+
+// faultIndex returns i if p is "faults[i]" or below it.
+func faultIndex(p string) (int, bool) {
+	rest, ok := strings.CutPrefix(p, "faults[")
+	if !ok {
+		return 0, false
+	}
+	num, _, ok := strings.Cut(rest, "]")
+	if !ok {
+		return 0, false
+	}
+	i, err := strconv.Atoi(num)
+	return i, err == nil
+}
+
+var nameRE = regexp.MustCompile(`^[a-z0-9-]+$`)
+
+func (v *validator) header() *Error {
+	s := v.s
+	switch {
+	case s.Name == "":
+		return v.errf("name", "required: a short name of lowercase letters, digits and dashes")
+	case len(s.Name) > MaxNameLen:
+		return v.errf("name", "%d characters, over the limit of %d", len(s.Name), MaxNameLen)
+	case !nameRE.MatchString(s.Name):
+		return v.errf("name", "%q: use only lowercase letters, digits and dashes [a-z0-9-]", s.Name)
+	case strings.TrimSpace(s.Description) == "":
+		return v.errf("description", "required: one line saying what the scenario does")
+	case !utf8.ValidString(s.Description):
+		return v.errf("description", "not valid UTF-8")
+	case strings.ContainsFunc(s.Description, func(r rune) bool { return r == '\n' || r == '\r' }):
+		return v.errf("description", "must be one line")
+	case strings.ContainsFunc(s.Description, func(r rune) bool { return !unicode.IsPrint(r) }):
+		return v.errf("description", "holds a control or unprintable character")
+	}
+	return nil
+}
+
+// durations checks the scenario's length and that no duration is
+// negative (only a clock skew may go backwards).
+func (v *validator) durations() *Error {
+	s := v.s
+	var bad *Error
+	eachDuration(reflect.ValueOf(s).Elem(), "", func(path string, d Duration) bool {
+		if d < 0 && !strings.HasSuffix(path, ".skew.offset") {
+			bad = v.errf(path, "negative duration %v", d)
+			return false
+		}
+		return true
+	})
+	if bad != nil {
+		return bad
+	}
+	switch {
+	case s.Duration <= 0:
+		return v.errf("duration", "required: how long the scenario runs in virtual time, such as 30s")
+	case s.Duration.D() > MaxDuration:
+		return v.errf("duration", "%v exceeds the limit of %v", s.Duration, MaxDuration)
+	}
+	if s.Settle == 0 {
+		s.Settle = Duration(DefaultSettle)
+	}
+	if s.Settle >= s.Duration {
+		return v.errf("settle", "%v leaves no time for faults in a scenario of duration %v", s.Settle, s.Duration)
+	}
+	return nil
+}
+
+// faultEnd is when the fault phase ends: faults must be over by then.
+func (s *Scenario) faultEnd() time.Duration { return s.Duration.D() - s.Settle.D() }
+
+func (v *validator) cluster() *Error {
+	c := v.s.Cluster
+	for _, x := range []struct {
+		name string
+		n    int
+	}{{"locks", c.Locks}, {"queues", c.Queues}, {"caches", c.Caches}} {
+		path := "cluster." + x.name
+		switch {
+		case x.n < 0 || x.n > MaxServers:
+			return v.errf(path, "%d servers, outside [0, %d]", x.n, MaxServers)
+		case x.n > 0 && !slices.Contains(Built, x.name):
+			return v.errf(path, "service %s is not built yet (built: %s)", x.name, strings.Join(Built, ", "))
+		}
+	}
+	if c.Locks+c.Queues+c.Caches == 0 {
+		return v.errf("cluster", "no servers: size a service, such as locks: 3 (1..%d)", MaxServers)
+	}
+	v.servers, v.isServer = numbered("n", c.Locks)
+	return nil
+}
+
+// numbered returns prefix1..prefixN and a set of them.
+func numbered(prefix string, n int) ([]string, map[string]bool) {
+	out, set := make([]string, n), make(map[string]bool, n)
+	for i := range out {
+		out[i] = prefix + strconv.Itoa(i+1)
+		set[out[i]] = true
+	}
+	return out, set
+}
+
+// Nodes returns the scenario's node names: lock servers n1..nN, then
+// clients c1..cM numbered across workloads in file order.
+func (s *Scenario) Nodes() (servers, clients []string) {
+	servers, _ = numbered("n", max(s.Cluster.Locks, 0))
+	total := 0
+	for _, w := range s.Workload {
+		total += max(w.Clients, 0)
+	}
+	clients, _ = numbered("c", min(total, MaxClients))
+	return servers, clients
+}
+
+// present reports whether service has servers in the cluster.
+func (s *Scenario) present(service string) bool {
+	switch service {
+	case "locks":
+		return s.Cluster.Locks > 0
+	case "queues":
+		return s.Cluster.Queues > 0
+	case "caches":
+		return s.Cluster.Caches > 0
+	}
+	return false
+}
+
+func (v *validator) service(path, name string) *Error {
+	switch {
+	case name == "":
+		return v.errf(path, "required: one of %s", strings.Join(Services, ", "))
+	case !slices.Contains(Services, name):
+		return v.errf(path, "unknown service %q (known: %s)", name, strings.Join(Services, ", "))
+	case !slices.Contains(Built, name):
+		return v.errf(path, "service %s is not built yet (built: %s)", name, strings.Join(Built, ", "))
+	case !v.s.present(name):
+		return v.errf(path, "service %s has no servers: cluster.%s is 0", name, name)
+	}
+	return nil
+}
+
+func (v *validator) probability(path string, p float64) *Error {
+	if !(p >= 0 && p <= 1) {
+		return v.errf(path, "probability %v outside [0, 1]", p)
+	}
+	return nil
+}
+
+// latency mirrors sim.Latency.Validate: a known distribution with its own
+// parameters only.
+func (v *validator) latency(path string, l *Latency) *Error {
+	if l == nil {
+		return nil
+	}
+	dists := "constant, uniform, normal or exponential"
+	params, ok := latencyParams[l.Dist]
+	switch {
+	case l.Dist == "":
+		return v.errf(path+".dist", "required: %s", dists)
+	case !ok:
+		return v.errf(path+".dist", "unknown distribution %q: want %s", l.Dist, dists)
+	}
+	for _, p := range []struct {
+		name string
+		d    Duration
+	}{{"value", l.Value}, {"min", l.Min}, {"max", l.Max}, {"mean", l.Mean}, {"stddev", l.StdDev}} {
+		if p.d != 0 && !slices.Contains(params, p.name) {
+			return v.errf(path+"."+p.name, "not a parameter of %s (it takes %s)", l.Dist, strings.Join(params, " and "))
+		}
+		if p.d.D() > MaxDuration {
+			return v.errf(path+"."+p.name, "%v exceeds the limit of %v", p.d, MaxDuration)
+		}
+	}
+	if l.Dist == "uniform" && l.Max < l.Min {
+		return v.errf(path+".max", "uniform max %v below min %v", l.Max, l.Min)
+	}
+	return nil
+}
+
+func (v *validator) network() *Error {
+	n, d := v.s.Network, v.s.Disk
+	if err := v.latency("network.latency", n.Latency); err != nil {
+		return err
+	}
+	for _, p := range []struct {
+		path string
+		v    float64
+	}{{"network.loss", n.Loss}, {"network.duplicate", n.Duplicate}, {"network.reorder", n.Reorder},
+		{"disk.torn_writes", d.TornWrites}, {"disk.corrupt_read", d.CorruptRead}} {
+		if err := v.probability(p.path, p.v); err != nil {
+			return err
+		}
+	}
+	if n.ReorderDelay.D() > MaxDuration {
+		return v.errf("network.reorder_delay", "%v exceeds the limit of %v", n.ReorderDelay, MaxDuration)
+	}
+	if err := v.latency("disk.write_latency", d.WriteLatency); err != nil {
+		return err
+	}
+	if err := v.latency("disk.sync_latency", d.SyncLatency); err != nil {
+		return err
+	}
+	if d.SectorBytes < 0 || d.SectorBytes > MaxSectorSize {
+		return v.errf("disk.sector_bytes", "%d outside [0, %d]", d.SectorBytes, MaxSectorSize)
+	}
+	return nil
+}
+
+var rateRE = regexp.MustCompile(`^([0-9]+(\.[0-9]+)?)/s$`)
+
+// RatePerSecond returns the workload's rate as a number ("200/s" is 200),
+// or 0 when it has none.
+func (w Workload) RatePerSecond() float64 {
+	m := rateRE.FindStringSubmatch(w.Rate)
+	if m == nil {
+		return 0
+	}
+	r, _ := strconv.ParseFloat(m[1], 64)
+	return r
+}
+
+func (v *validator) workloads() *Error {
+	total := 0
+	for i := range v.s.Workload {
+		w := &v.s.Workload[i]
+		p := fmt.Sprintf("workload[%d]", i)
+		if err := v.service(p+".service", w.Service); err != nil {
+			return err
+		}
+		if w.Clients < 1 || w.Clients > MaxClients {
+			return v.errf(p+".clients", "%d clients, outside [1, %d]", w.Clients, MaxClients)
+		}
+		if total += w.Clients; total > MaxClients {
+			return v.errf(p+".clients", "%d clients over all workloads, over the limit of %d", total, MaxClients)
+		}
+		if w.Rate != "" {
+			if r := w.RatePerSecond(); !(r > 0 && r <= MaxRate) {
+				return v.errf(p+".rate", "%q: want operations per second as N/s, with 0 < N <= %d", w.Rate, int(MaxRate))
+			}
+		}
+		if w.Resources < 1 || w.Resources > MaxResources {
+			return v.errf(p+".resources", "%d, outside [1, %d]: the size of the key or resource space", w.Resources, int(MaxResources))
+		}
+		if w.Distribution == "" {
+			w.Distribution = "uniform"
+		}
+		switch w.Distribution {
+		case "uniform":
+			if w.ZipfS != 0 {
+				return v.errf(p+".zipf_s", "only with distribution: zipf")
+			}
+		case "zipf":
+			if w.ZipfS == 0 {
+				w.ZipfS = DefaultZipfS
+			}
+			if !(w.ZipfS > 1 && w.ZipfS <= MaxZipfS) {
+				return v.errf(p+".zipf_s", "%v: the zipf exponent must be above 1 and at most %v", w.ZipfS, MaxZipfS)
+			}
+		default:
+			return v.errf(p+".distribution", "unknown distribution %q: want uniform or zipf", w.Distribution)
+		}
+		if err := v.probability(p+".shared", w.Shared); err != nil {
+			return err
+		}
+		if w.Hold > v.s.Duration {
+			return v.errf(p+".hold", "%v exceeds the scenario's duration %v", w.Hold, v.s.Duration)
+		}
+		if _, _, err := ParseWait(w.Wait); err != nil {
+			return v.errf(p+".wait", "%v", err)
+		}
+		if w.TTL.D() > MaxTTL {
+			return v.errf(p+".ttl", "%v exceeds the limit of %v", w.TTL, MaxTTL)
+		}
+	}
+	v.clients, v.isClient = numbered("c", total)
+	return nil
+}
+
+// ParseWait reads a workload's wait: "" or "none" (do not wait: zero,
+// false), "forever" (0, true), or a duration above 0 up to 10m.
+func ParseWait(s string) (timeout time.Duration, forever bool, err error) {
+	switch s {
+	case "", "none":
+		return 0, false, nil
+	case "forever":
+		return 0, true, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 || d > MaxWait {
+		return 0, false, fmt.Errorf("%q: want none, forever, or a duration above 0 up to %v", s, MaxWait)
+	}
+	return d, false, nil
+}
+
+func (v *validator) checks() *Error {
+	if len(v.s.Check) == 0 {
+		return v.errf("check", "required: a list of checks from %s", strings.Join(Checks, ", "))
+	}
+	for i, c := range v.s.Check {
+		p := fmt.Sprintf("check[%d]", i)
+		switch {
+		case !slices.Contains(Checks, c):
+			return v.errf(p, "unknown check %q (known: %s)", c, strings.Join(Checks, ", "))
+		case slices.Index(v.s.Check, c) < i:
+			return v.errf(p, "%s is listed twice", c)
+		case c == CheckLinearizable && len(v.s.Workload) == 0:
+			return v.errf(p, "linearizable needs a workload: it checks the clients' history")
+		}
+	}
+	return nil
+}
+
+func (v *validator) swarm() *Error {
+	sw := v.s.Swarm
+	if sw == nil {
+		return nil
+	}
+	if len(sw.Faults) == 0 {
+		return v.errf("swarm.faults", "required: fault kinds from %s", strings.Join(SwarmFaults, ", "))
+	}
+	for i, k := range sw.Faults {
+		p := fmt.Sprintf("swarm.faults[%d]", i)
+		switch {
+		case !slices.Contains(SwarmFaults, k):
+			return v.errf(p, "unknown fault kind %q (known: %s)", k, strings.Join(SwarmFaults, ", "))
+		case slices.Index(sw.Faults, k) < i:
+			return v.errf(p, "%s is listed twice", k)
+		}
+	}
+	switch {
+	case sw.Every.Min <= 0:
+		return v.errf("swarm.every.min", "required: the shortest mean time between faults, above 0")
+	case sw.Every.Max < sw.Every.Min:
+		return v.errf("swarm.every.max", "%v below min %v", sw.Every.Max, sw.Every.Min)
+	case sw.Every.Max > v.s.Duration:
+		return v.errf("swarm.every.max", "%v exceeds the scenario's duration %v", sw.Every.Max, v.s.Duration)
+	}
+	for _, r := range []struct {
+		kind string
+		r    *FloatRange
+	}{{"loss", sw.Loss}, {"duplicate", sw.Duplicate}, {"reorder", sw.Reorder}} {
+		p := "swarm." + r.kind
+		switch {
+		case r.r == nil:
+		case !slices.Contains(sw.Faults, r.kind):
+			return v.errf(p, "a range for %s, which is not among swarm.faults", r.kind)
+		case !(r.r.Min >= 0 && r.r.Min <= 1):
+			return v.errf(p+".min", "probability %v outside [0, 1]", r.r.Min)
+		case !(r.r.Max >= 0 && r.r.Max <= 1):
+			return v.errf(p+".max", "probability %v outside [0, 1]", r.r.Max)
+		case r.r.Max < r.r.Min:
+			return v.errf(p+".max", "%v below min %v", r.r.Max, r.r.Min)
+		}
+	}
+	return nil
+}
+
+// normalize makes empty lists nil, so that a scenario and its Marshal
+// output parse to equal values.
+func (s *Scenario) normalize() { normalizeValue(reflect.ValueOf(s).Elem()) }
+
+func normalizeValue(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Pointer:
+		if !v.IsNil() {
+			normalizeValue(v.Elem())
+		}
+	case reflect.Struct:
+		for _, f := range fieldsOf(v.Type()) {
+			normalizeValue(v.Field(f.index))
+		}
+	case reflect.Slice:
+		if v.Len() == 0 {
+			v.SetZero()
+			return
+		}
+		for i := range v.Len() {
+			normalizeValue(v.Index(i))
+		}
+	}
+}
