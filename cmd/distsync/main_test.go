@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -62,4 +65,68 @@ func TestBadFlagsAreUsageErrors(t *testing.T) {
 		var u usageError
 		assert.True(t, errors.As(err, &u), "%v: want a usage error (exit 2), got %v", args, err)
 	}
+}
+
+func TestRunAShippedScenario(t *testing.T) {
+	a, err := run(t, "run", "../../scenarios/leader-crash.yaml", "--seed", "3")
+	require.NoError(t, err, a)
+	assert.Contains(t, a, "ok leader-crash seed 3")
+	lines := strings.Split(strings.TrimSpace(a), "\n")
+	assert.Regexp(t, `^trace-hash: [0-9a-f]{16}$`, lines[len(lines)-1], "the last line is the trace-hash")
+	b, err := run(t, "run", "../../scenarios/leader-crash.yaml", "--seed", "3", "--quiet")
+	require.NoError(t, err)
+	assert.Equal(t, lines[len(lines)-1], strings.TrimSpace(b[strings.LastIndex(b, "trace-hash"):]), "same seed, same trace-hash")
+}
+
+func TestRunBadScenarioIsExitCode2(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	require.NoError(t, os.WriteFile(bad, []byte("name: x\ndescription: y\nduration: 10s\ncluster: {locks: 3}\ncheck: [raft-safety]\nfaults:\n  - {at: 1s, crash: n9}\n"), 0o644))
+	_, err := run(t, "run", bad)
+	var u usageError
+	require.True(t, errors.As(err, &u), "got %v", err)
+	assert.Contains(t, err.Error(), "bad.yaml:7")
+	assert.Contains(t, err.Error(), `unknown node "n9"`)
+}
+
+func TestSweepShardsMergeToTheWholeSweep(t *testing.T) {
+	dir := t.TempDir()
+	file := "../../scenarios/follower-crash.yaml"
+	whole := filepath.Join(dir, "whole.json")
+	_, err := run(t, "sweep", file, "--seeds", "4", "--json", whole, "--check-determinism")
+	require.NoError(t, err)
+	for i := range 2 {
+		_, err := run(t, "sweep", file, "--seeds", "4", "--shard", strconv.Itoa(i)+"/2", "--json", filepath.Join(dir, "s"+strconv.Itoa(i)+".json"))
+		require.NoError(t, err)
+	}
+	merged := filepath.Join(dir, "merged.json")
+	out, err := run(t, "sweep", "merge", filepath.Join(dir, "s0.json"), filepath.Join(dir, "s1.json"), "-o", merged)
+	require.NoError(t, err, out)
+	hashes := func(path string) []string {
+		var r SweepReport
+		data, err := os.ReadFile(path)
+		require.NoError(t, err)
+		require.NoError(t, json.Unmarshal(data, &r))
+		var hs []string
+		for _, o := range r.Scenarios[0].Seeds {
+			hs = append(hs, fmt.Sprintf("%d:%s", o.Seed, o.TraceHash))
+		}
+		return hs
+	}
+	assert.Equal(t, hashes(whole), hashes(merged))
+	assert.Len(t, hashes(whole), 4)
+}
+
+func TestReplayPrintsEventsWithRoleAndTerm(t *testing.T) {
+	out, err := run(t, "replay", "../../scenarios/leader-crash.yaml", "--seed", "2", "--from", "4s", "--to", "4.2s", "--node", "n2")
+	require.NoError(t, err, out)
+	assert.Regexp(t, `(?m)^\s*4\.\d+s n2\s+(follower|leader|candidate|pre-candidate|precandidate)/\d+\s+\w+`, out)
+	assert.Contains(t, out, "ok leader-crash seed 2")
+	assert.NotContains(t, out, "  3.9", "nothing before --from")
+}
+
+func TestShrinkOfAPassingSeedSaysSo(t *testing.T) {
+	_, err := run(t, "shrink", "../../scenarios/leader-crash.yaml", "--seed", "1", "--max-runs", "3")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "nothing to shrink")
 }
