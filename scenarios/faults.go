@@ -225,6 +225,7 @@ func (run *Run) crash(f *spec.Fault) (time.Duration, error) {
 	if why != "" {
 		return 0, fmt.Errorf("%s", why)
 	}
+	run.Locks.noteCrash(id)
 	if err := w.Crash(id); err != nil {
 		return 0, err
 	}

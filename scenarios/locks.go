@@ -46,14 +46,19 @@ type ClientGroup struct {
 // LockSim is a built lock cluster: the world and the checkers that watch it
 // after every event.
 type LockSim struct {
-	World     *sim.World
-	Servers   []nodes.NodeID
-	Clients   []nodes.NodeID
-	History   *History
-	Raft      *raft.ClusterChecker
-	applyErr  error
-	booting   map[nodes.NodeID]bool
-	installed map[nodes.NodeID]int
+	// Elections is every leader taking office; LeaderLost the times a
+	// leader crashed or stepped down (for time-to-recover plots).
+	Elections  []Election
+	LeaderLost []time.Duration
+	leader     nodes.NodeID
+	World      *sim.World
+	Servers    []nodes.NodeID
+	Clients    []nodes.NodeID
+	History    *History
+	Raft       *raft.ClusterChecker
+	applyErr   error
+	booting    map[nodes.NodeID]bool
+	installed  map[nodes.NodeID]int
 	// What each server looked like when last checked: a check is skipped
 	// while nothing it covers changed (the lock table changes only when an
 	// entry is applied; Raft's observable state is its status and log).
@@ -182,6 +187,36 @@ func (ls *LockSim) Restored(id nodes.NodeID, snap raft.Snapshot) {
 	}
 	if err := ls.Raft.ObserveSnapshot(raft.NodeID(id), snap.Index); err != nil && ls.applyErr == nil {
 		ls.applyErr = err
+	}
+}
+
+// Election is a leader taking office.
+type Election struct {
+	At   time.Duration `json:"at_ns"`
+	Node string        `json:"node"`
+	Term uint64        `json:"term"`
+}
+
+// RoleChanged implements locks.ApplyObserver: it keeps the election
+// timeline, and notes when the leader steps down.
+func (ls *LockSim) RoleChanged(id nodes.NodeID, ss raft.SoftState, term uint64) {
+	now := ls.World.Now()
+	if ss.Role == raft.RoleLeader {
+		ls.Elections = append(ls.Elections, Election{At: now, Node: string(id), Term: term})
+		ls.leader = id
+		return
+	}
+	if ls.leader == id {
+		ls.LeaderLost = append(ls.LeaderLost, now)
+		ls.leader = ""
+	}
+}
+
+// noteCrash records the loss of the leader when it crashes.
+func (ls *LockSim) noteCrash(id nodes.NodeID) {
+	if ls.leader == id {
+		ls.LeaderLost = append(ls.LeaderLost, ls.World.Now())
+		ls.leader = ""
 	}
 }
 

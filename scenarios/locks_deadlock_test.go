@@ -59,8 +59,9 @@ func newAcquireLog() *acquireLog { return &acquireLog{first: map[string]uint64{}
 
 func acquireKey(client lockmgr.ClientID, seq uint64) string { return fmt.Sprintf("%s/%d", client, seq) }
 
-func (a *acquireLog) Started(nodes.NodeID)                 {}
-func (a *acquireLog) Restored(nodes.NodeID, raft.Snapshot) {}
+func (a *acquireLog) Started(nodes.NodeID)                             {}
+func (a *acquireLog) Restored(nodes.NodeID, raft.Snapshot)             {}
+func (a *acquireLog) RoleChanged(nodes.NodeID, raft.SoftState, uint64) {}
 func (a *acquireLog) Applied(id nodes.NodeID, e raft.Entry) {
 	if e.Type != raft.EntryNormal || len(e.Data) == 0 {
 		return

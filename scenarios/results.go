@@ -30,9 +30,34 @@ type Result struct {
 	Faults  []FaultRecord `json:"faults"`
 	// Swarm lists the fault kinds this seed switched on (swarm scenarios).
 	Swarm []string `json:"swarm,omitempty"`
-	// Terms is the highest Raft term reached; Elections the leader changes
-	// seen.
+	// Terms is the highest Raft term reached.
 	Terms uint64 `json:"terms"`
+	// Elections is every leader taking office; LeaderLost the times the
+	// leader crashed or stepped down. Recoveries pairs them.
+	Elections  []Election      `json:"elections"`
+	LeaderLost []time.Duration `json:"leader_lost_ns"`
+}
+
+// Recovery is how long the cluster was without a leader after losing one.
+type Recovery struct {
+	Lost    time.Duration `json:"lost_ns"`
+	Elected time.Duration `json:"elected_ns"` // 0 if no leader came back
+}
+
+// Recoveries pairs each loss of the leader with the next election.
+func (r *Result) Recoveries() []Recovery {
+	var out []Recovery
+	for _, lost := range r.LeaderLost {
+		rec := Recovery{Lost: lost}
+		for _, e := range r.Elections {
+			if e.At >= lost {
+				rec.Elected = e.At
+				break
+			}
+		}
+		out = append(out, rec)
+	}
+	return out
 }
 
 // Failure is the first check that failed.

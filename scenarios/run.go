@@ -170,6 +170,7 @@ func (run *Run) execute(opts RunOptions) *Result {
 	res.Ops = lockOps(ls.History)
 	res.Faults = run.faults
 	res.Swarm = run.swarm
+	res.Elections, res.LeaderLost = ls.Elections, ls.LeaderLost
 	return res
 }
 

@@ -632,3 +632,7 @@ func (t teeObserver) Restored(id nodes.NodeID, snap raft.Snapshot) {
 	t.a.Restored(id, snap)
 	t.b.Restored(id, snap)
 }
+func (t teeObserver) RoleChanged(id nodes.NodeID, ss raft.SoftState, term uint64) {
+	t.a.RoleChanged(id, ss, term)
+	t.b.RoleChanged(id, ss, term)
+}

@@ -55,6 +55,9 @@ func (s *Server) restore(snap raft.Snapshot) {
 func (s *Server) roleChanged(ss raft.SoftState) {
 	wasLeader := s.role == raft.RoleLeader
 	s.role, s.lead = ss.Role, ss.Lead
+	if s.cfg.Observer != nil {
+		s.cfg.Observer.RoleChanged(s.env.ID(), ss, s.raft.Status().Term)
+	}
 	if wasLeader && ss.Role != raft.RoleLeader {
 		s.loseLeadership()
 	}

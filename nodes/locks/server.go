@@ -59,6 +59,9 @@ type ApplyObserver interface {
 	// Restored is called after server id replaced its state by a snapshot
 	// (at boot or from the leader).
 	Restored(id nodes.NodeID, snap raft.Snapshot)
+	// RoleChanged is called when server id's Raft role or known leader
+	// changes.
+	RoleChanged(id nodes.NodeID, ss raft.SoftState, term uint64)
 }
 
 // DefaultTick is the default Raft tick.
