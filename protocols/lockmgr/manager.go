@@ -15,6 +15,10 @@ import (
 //
 // A Manager is not safe for concurrent use; the node's event loop owns it.
 type Manager struct {
+	// checkSorted makes CheckInvariants walk maps in sorted order (its
+	// second, deterministic pass).
+	checkSorted bool
+
 	cfg       Config
 	lastIndex uint64
 
