@@ -50,9 +50,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzRestore$$' -fuzztime $(FUZZTIME) ./protocols/lockmgr/
 
 # The main job: a sweep of every shipped scenario over 10 seeds each, with
-# its summary, re-running a sample to check that same seed gives same trace.
+# its summary, re-running a sample to check that same seed gives same trace,
+# and a report directory (plots, tables, index.html) in out/report.
 demo: build
-	./$(BIN) sweep scenarios/ --seeds 10 --check-determinism
+	./$(BIN) sweep scenarios/ --seeds 10 --check-determinism --report out/report
 
 clean:
 	rm -rf bin out

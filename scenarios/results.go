@@ -5,16 +5,24 @@ import (
 	"slices"
 	"time"
 
+	"github.com/anishathalye/porcupine"
+
 	"github.com/distsync/distsync/nodes/locks"
 	"github.com/distsync/distsync/protocols/lockmgr"
 	"github.com/distsync/distsync/sim"
 )
+
+// ResultVersion is the version of the Result JSON format. Readers refuse
+// any other version: bump it when a field changes meaning or goes away.
+const ResultVersion = 1
 
 // Result is everything one run of a scenario produced: the verdict, the
 // operations the clients saw, the faults and whether they fired, and the
 // simulator's counters. It is what `distsync run --json` writes and what
 // reports are drawn from.
 type Result struct {
+	// Version is ResultVersion for results written by this code.
+	Version   int           `json:"version"`
 	Scenario  string        `json:"scenario"`
 	File      string        `json:"file,omitempty"`
 	Seed      uint64        `json:"seed"`
@@ -36,6 +44,24 @@ type Result struct {
 	// leader crashed or stepped down. Recoveries pairs them.
 	Elections  []Election      `json:"elections"`
 	LeaderLost []time.Duration `json:"leader_lost_ns"`
+	// Locks are the lock table's counters (nil when the run has no lock
+	// service, or it ended in a panic).
+	Locks *LockStats `json:"locks,omitempty"`
+	// Linearization is porcupine's account of a history that is not
+	// linearizable (or whose check ran out of time), for its
+	// visualisation. It lives in memory only: not in the JSON.
+	Linearization *porcupine.LinearizationInfo `json:"-"`
+}
+
+// LockStats are the lock table's counters at the end of a run, read from
+// the replica that applied the most of the log.
+type LockStats struct {
+	Grants    uint64 `json:"grants"`
+	Waits     uint64 `json:"waits"`
+	Deadlocks uint64 `json:"deadlocks"`
+	Victims   uint64 `json:"victims"`
+	Timeouts  uint64 `json:"timeouts"`
+	Expired   uint64 `json:"expired"`
 }
 
 // Recovery is how long the cluster was without a leader after losing one.

@@ -72,6 +72,7 @@ func RunScenario(s *spec.Scenario, opts RunOptions) (*Result, error) {
 		w.AddChecker(x.Name, func(*sim.World) error { return x.Check(run) })
 	}
 	res := run.executeSafely(opts)
+	res.Version = ResultVersion
 	res.Wall = time.Since(start)
 	if err := w.Trace().Flush(); err != nil {
 		return res, err
@@ -153,7 +154,10 @@ func (run *Run) execute(opts RunOptions) *Result {
 		if timeout <= 0 {
 			timeout = 10 * time.Second
 		}
-		v, _ := ls.History.CheckLinearizable(timeout)
+		v, info := ls.History.CheckLinearizable(timeout)
+		if v != Linearizable {
+			res.Linearization = &info
+		}
 		res.setCheck(spec.CheckLinearizable, v == Linearizable, "verdict "+string(v))
 		switch v {
 		case NotLinearizable:
@@ -171,6 +175,7 @@ func (run *Run) execute(opts RunOptions) *Result {
 	res.Faults = run.faults
 	res.Swarm = run.swarm
 	res.Elections, res.LeaderLost = ls.Elections, ls.LeaderLost
+	res.Locks = ls.lockStats()
 	return res
 }
 

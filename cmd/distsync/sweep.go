@@ -32,34 +32,20 @@ type sweepFlags struct {
 	json        string
 	failFast    bool
 	determinism float64
+	report      string
+	metric      string
+	format      string
 }
 
-// SeedOutcome is one seed of a sweep, as its JSON records it.
-type SeedOutcome struct {
-	Seed      uint64        `json:"seed"`
-	Passed    bool          `json:"passed"`
-	TraceHash string        `json:"trace_hash"`
-	Failure   string        `json:"failure,omitempty"`
-	Check     string        `json:"check,omitempty"`
-	Events    uint64        `json:"events"`
-	Virtual   time.Duration `json:"virtual_ns"`
-	Wall      time.Duration `json:"wall_ns"`
-	Faults    []string      `json:"faults,omitempty"` // fault kinds that fired
-	Replay    string        `json:"replay,omitempty"`
-}
-
-// ScenarioSweep is the sweep of one scenario.
-type ScenarioSweep struct {
-	Scenario string        `json:"scenario"`
-	File     string        `json:"file"`
-	Seeds    []SeedOutcome `json:"seeds"`
-}
-
-// SweepReport is what `sweep --json` writes and `sweep merge` combines.
-type SweepReport struct {
-	Shard     string          `json:"shard,omitempty"`
-	Scenarios []ScenarioSweep `json:"scenarios"`
-}
+// The sweep's JSON types live in package reports, which draws them.
+type (
+	// SeedOutcome is one seed of a sweep, as its JSON records it.
+	SeedOutcome = reports.SeedOutcome
+	// ScenarioSweep is the sweep of one scenario.
+	ScenarioSweep = reports.ScenarioSweep
+	// SweepReport is what `sweep --json` writes and `sweep merge` combines.
+	SweepReport = reports.SweepReport
+)
 
 func newSweepCmd() *cobra.Command {
 	var f sweepFlags
@@ -77,10 +63,16 @@ Kubernetes Indexed Job, a CI matrix) can split one sweep; 'distsync sweep
 merge' combines their --json files. --check-determinism re-runs a sample of
 the seeds (5% by default) and fails on any trace-hash mismatch.
 
+--report DIR writes a report directory: summary.md, a histogram of --metric
+over the seeds of each scenario, and for each scenario the full report (plots,
+tables, porcupine's view of a history that is not linearizable) of its first
+failing seed, or else its first seed; index.html links everything.
+
 Exit code: 0 when every seed passes, 1 when one fails, 2 on bad input.`,
 		Example: `  distsync sweep scenarios/ --seeds 100
   distsync sweep scenarios/leader-crash.yaml --seed-range 1000-1999 --parallel 2 --json out/sweep.json
-  distsync sweep scenarios/ --seeds 1000 --shard 0/4 --json out/shard0.json`,
+  distsync sweep scenarios/ --seeds 1000 --shard 0/4 --json out/shard0.json
+  distsync sweep scenarios/ --seeds 10 --report out/report --metric recovery`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runSweep(cmd, args[0], f) },
 	}
@@ -95,6 +87,9 @@ Exit code: 0 when every seed passes, 1 when one fails, 2 on bad input.`,
 	fl.BoolVar(&f.failFast, "fail-fast", false, "stop at the first failing seed")
 	fl.Float64Var(&f.determinism, "check-determinism", 0, "re-run this fraction of the seeds and compare trace hashes")
 	fl.Lookup("check-determinism").NoOptDefVal = "0.05"
+	fl.StringVar(&f.report, "report", "", "write a report directory (index.html, summary.md, plots) here")
+	fl.StringVar(&f.metric, "metric", reports.DefaultMetric, "the metric of the report's histograms: "+strings.Join(reports.MetricNames(), ", "))
+	fl.StringVar(&f.format, "format", "text", "terminal output: text, md or json (the SweepReport)")
 	cmd.AddCommand(newMergeCmd())
 	return cmd
 }
@@ -183,6 +178,17 @@ func runSweep(cmd *cobra.Command, path string, f sweepFlags) error {
 	if !(f.determinism >= 0 && f.determinism <= 1) {
 		return usageError{fmt.Errorf("--check-determinism: fraction %v outside [0, 1]", f.determinism)}
 	}
+	format, err := parseFormat(f.format)
+	if err != nil {
+		return err
+	}
+	metric, err := reports.LookupMetric(f.metric)
+	if err != nil {
+		return usageError{fmt.Errorf("--metric: %w", err)}
+	}
+	if err := checkReportDir(f.report); err != nil {
+		return err
+	}
 	if f.swarm {
 		for _, s := range all {
 			if s.Swarm == nil {
@@ -191,8 +197,11 @@ func runSweep(cmd *cobra.Command, path string, f sweepFlags) error {
 			}
 		}
 	}
-	out := cmd.OutOrStdout()
-	report := SweepReport{Shard: f.shard}
+	out, progress := cmd.OutOrStdout(), cmd.OutOrStdout()
+	if format.json {
+		progress = cmd.ErrOrStderr() // stdout carries only the JSON
+	}
+	report := SweepReport{Version: reports.SweepVersion, Shard: f.shard, Swarm: f.swarm}
 	for _, s := range all {
 		report.Scenarios = append(report.Scenarios, ScenarioSweep{Scenario: s.Name, File: s.File})
 	}
@@ -203,17 +212,17 @@ func runSweep(cmd *cobra.Command, path string, f sweepFlags) error {
 		}
 	}
 	start := time.Now()
-	results, err := runJobs(out, all, jobs, f)
+	results, err := runJobs(progress, all, jobs, f)
 	if err != nil {
 		return err
 	}
 	for k, r := range results {
 		if r != nil {
 			sc := &report.Scenarios[jobs[k].scenario]
-			sc.Seeds = append(sc.Seeds, outcomeOf(r))
+			sc.Seeds = append(sc.Seeds, reports.Outcome(r))
 		}
 	}
-	mismatches, err := checkDeterminism(out, all, jobs, results, f.determinism)
+	mismatches, err := checkDeterminism(progress, all, jobs, results, f.determinism)
 	if err != nil {
 		return err
 	}
@@ -222,49 +231,21 @@ func runSweep(cmd *cobra.Command, path string, f sweepFlags) error {
 			return err
 		}
 	}
-	failed, err := printSweep(out, report, time.Since(start))
+	failed, err := printSweep(out, format, report, metric, time.Since(start))
 	if err != nil {
 		return err
+	}
+	if f.report != "" {
+		index, err := reports.WriteSweep(f.report, &report, metric, sweepRepresentatives(&report, jobs, results, all))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(progress, "report: %s\n", index)
 	}
 	if failed > 0 || mismatches > 0 {
 		return errChecksFailed
 	}
 	return nil
-}
-
-func outcomeOf(r *scenarios.Result) SeedOutcome {
-	o := SeedOutcome{Seed: r.Seed, Passed: r.Passed, TraceHash: r.TraceHash, Events: r.Stats.Events,
-		Virtual: r.Virtual, Wall: r.Wall, Faults: firedKinds(r)}
-	if !r.Passed {
-		o.Check, o.Failure, o.Replay = r.Failure.Check, r.Failure.Message, r.ReplayCommand()
-	}
-	return o
-}
-
-// firedKinds lists the fault kinds that really fired in a run.
-func firedKinds(r *scenarios.Result) []string {
-	seen := map[string]bool{}
-	for _, f := range r.Faults {
-		if f.Applied {
-			seen[f.Kind] = true
-		}
-	}
-	s := r.Stats
-	for kind, n := range map[string]uint64{
-		"crash": s.Crashes, "partition": s.Partitions, "pause": s.Pauses, "clog": s.Net.Clogged,
-		"loss": s.Net.DroppedLoss, "duplicate": s.Net.Duplicated, "reorder": s.Net.Reordered,
-		"clock": s.ClockFaults, "torn-write": s.Disk.TornWrites, "corrupt-read": s.Disk.CorruptReads,
-	} {
-		if n > 0 {
-			seen[kind] = true
-		}
-	}
-	out := make([]string, 0, len(seen))
-	for k := range seen {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
 
 // runJobs runs every job on f.parallel workers, with a progress bar on a
@@ -363,50 +344,29 @@ func checkDeterminism(out io.Writer, all []*spec.Scenario, jobs []job, results [
 	return bad, nil
 }
 
-// printSweep prints the summary table and the failing seeds, and returns
-// how many seeds failed.
-func printSweep(out io.Writer, report SweepReport, wall time.Duration) (int, error) {
-	var rows [][]string
-	failed := 0
-	kinds := map[string]int{}
+// printSweep prints the sweep's tables (and its failing seeds with their
+// replay commands) in the chosen format, and returns how many seeds failed.
+func printSweep(out io.Writer, format outputFormat, report SweepReport, metric reports.Metric, wall time.Duration) (int, error) {
+	failed := report.Failed()
+	if format.json {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		return failed, enc.Encode(report)
+	}
+	if err := reports.WriteSections(out, format.table, reports.SweepSummary(&report, metric)); err != nil {
+		return failed, err
+	}
 	var virtual time.Duration
 	seedsRun := 0
 	for _, sc := range report.Scenarios {
-		var ev uint64
-		var vt, wt time.Duration
-		nf := 0
 		for _, o := range sc.Seeds {
-			ev, vt, wt = ev+o.Events, vt+o.Virtual, wt+o.Wall
-			if !o.Passed {
-				nf++
-			}
-			for _, k := range o.Faults {
-				kinds[k]++
-			}
+			virtual += o.Virtual
 		}
-		failed += nf
-		virtual, seedsRun = virtual+vt, seedsRun+len(sc.Seeds)
-		rows = append(rows, []string{sc.Scenario, strconv.Itoa(len(sc.Seeds)), strconv.Itoa(nf),
-			fmt.Sprintf("%.0f", float64(ev)/max(wt.Seconds(), 1e-9)), fmt.Sprintf("%.0f", vt.Seconds()/max(wt.Seconds(), 1e-9))})
+		seedsRun += len(sc.Seeds)
 	}
-	if err := reports.Table(out, reports.Text, []string{"scenario", "seeds", "failed", "events/s", "sim-s per wall-s"}, rows); err != nil {
-		return failed, err
-	}
-	var krows [][]string
-	for _, k := range slices.Sorted(mapKeys(kinds)) {
-		krows = append(krows, []string{k, strconv.Itoa(kinds[k])})
-	}
-	if len(krows) > 0 {
-		if err := reports.Table(out, reports.Text, []string{"fault kind", "seeds where it fired"}, krows); err != nil {
-			return failed, err
-		}
-	}
-	for _, sc := range report.Scenarios {
-		for _, o := range sc.Seeds {
-			if !o.Passed {
-				fmt.Fprintf(out, "FAIL %s seed %d: %s: %s\nreplay: %s\n", sc.Scenario, o.Seed, o.Check, o.Failure, o.Replay)
-			}
-		}
+	if wall <= 0 { // merged or read back: the sweep's wall time is unknown
+		fmt.Fprintf(out, "%d seeds: %d failed\n", seedsRun, failed)
+		return failed, nil
 	}
 	fmt.Fprintf(out, "%d seeds in %v (%.1f seeds/s, %.0f simulated seconds per wall second on %d cores): %d failed\n",
 		seedsRun, wall.Round(time.Millisecond), float64(seedsRun)/max(wall.Seconds(), 1e-9),
@@ -414,14 +374,32 @@ func printSweep(out io.Writer, report SweepReport, wall time.Duration) (int, err
 	return failed, nil
 }
 
-func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
-	return func(yield func(K) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
+// sweepRepresentatives picks, per scenario, the seed the report shows in
+// full (the first failing seed, else the first) from the runs in memory.
+func sweepRepresentatives(report *SweepReport, jobs []job, results []*scenarios.Result, all []*spec.Scenario) []reports.Representative {
+	var reps []reports.Representative
+	for i := range report.Scenarios {
+		sc := &report.Scenarios[i]
+		o, ok := sc.Representative()
+		if !ok {
+			continue
+		}
+		rep := reports.Representative{Scenario: sc.Scenario, Seed: o.Seed, Why: whyChosen(o)}
+		for k, j := range jobs {
+			if all[j.scenario].Name == sc.Scenario && uint64(j.seed) == o.Seed {
+				rep.Result = results[k]
 			}
 		}
+		reps = append(reps, rep)
 	}
+	return reps
+}
+
+func whyChosen(o SeedOutcome) string {
+	if o.Passed {
+		return "the first seed, as every seed passed"
+	}
+	return "the first failing seed"
 }
 
 func newMergeCmd() *cobra.Command {
@@ -431,17 +409,18 @@ func newMergeCmd() *cobra.Command {
 		Short: "Combine the --json files of sweep shards into one report",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			merged := SweepReport{}
+			merged := SweepReport{Version: reports.SweepVersion}
 			index := map[string]int{}
 			for _, path := range args {
-				data, err := os.ReadFile(path)
+				in, err := reports.Load(path)
 				if err != nil {
 					return usageError{err}
 				}
-				var r SweepReport
-				if err := json.Unmarshal(data, &r); err != nil {
-					return usageError{fmt.Errorf("%s: %w", path, err)}
+				if in.Sweep == nil {
+					return usageError{fmt.Errorf("%s: a run result, not a sweep report", path)}
 				}
+				r := in.Sweep
+				merged.Swarm = merged.Swarm || r.Swarm
 				for _, sc := range r.Scenarios {
 					i, ok := index[sc.Scenario]
 					if !ok {
@@ -460,7 +439,8 @@ func newMergeCmd() *cobra.Command {
 					return err
 				}
 			}
-			failed, err := printSweep(cmd.OutOrStdout(), merged, 0)
+			metric, _ := reports.LookupMetric(reports.DefaultMetric)
+			failed, err := printSweep(cmd.OutOrStdout(), outputFormat{table: reports.Text}, merged, metric, 0)
 			if err != nil {
 				return err
 			}

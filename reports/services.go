@@ -1,0 +1,74 @@
+package reports
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/distsync/distsync/scenarios"
+)
+
+// lockSections are the lock service's tables: its Raft group (terms,
+// leader changes, the time to elect after each leader loss) and its lock
+// table (grants, waits, deadlocks and their victims).
+func lockSections(r *scenarios.Result) []Section {
+	raft := Section{Title: "Raft (locks)", Header: []string{"counter", "value"}, Rows: [][]string{
+		{"terms", u(r.Terms)},
+		{"leader changes", strconv.Itoa(len(r.Elections))},
+		{"leader losses (crash or step-down)", strconv.Itoa(len(r.LeaderLost))},
+	}}
+	secs := []Section{raft}
+	if recs := r.Recoveries(); len(recs) > 0 {
+		rec := Section{Title: "Time to elect after each leader loss",
+			Header: []string{"leader lost at", "new leader at", "time to elect", "new leader", "term"}}
+		for _, x := range recs {
+			row := []string{Dur(x.Lost), "never", "-", "-", "-"}
+			if e, ok := electionAt(r, x.Elected); ok {
+				row = []string{Dur(x.Lost), Dur(x.Elected), Dur(x.Elected - x.Lost), e.Node, u(e.Term)}
+			}
+			rec.Rows = append(rec.Rows, row)
+		}
+		secs = append(secs, rec)
+	}
+	locks := Section{Title: "Locks", Header: []string{"counter", "value"}}
+	if st := r.Locks; st != nil {
+		locks.Rows = [][]string{
+			{"grants", u(st.Grants)}, {"waits (queued acquires)", u(st.Waits)},
+			{"deadlocks detected", u(st.Deadlocks)}, {"deadlock victims", u(st.Victims)},
+			{"wait timeouts", u(st.Timeouts)}, {"sessions expired", u(st.Expired)},
+		}
+	} else {
+		locks.Note = "no lock table counters in this result (no server was up at the end)"
+	}
+	secs = append(secs, locks)
+	if v := victimsSection(r); len(v.Rows) > 0 {
+		secs = append(secs, v)
+	}
+	return secs
+}
+
+// electionAt finds the election at virtual time at (at > 0).
+func electionAt(r *scenarios.Result, at time.Duration) (scenarios.Election, bool) {
+	if at <= 0 {
+		return scenarios.Election{}, false
+	}
+	for _, e := range r.Elections {
+		if e.At == at {
+			return e, true
+		}
+	}
+	return scenarios.Election{}, false
+}
+
+// victimsSection lists the acquires aborted to break a deadlock, as the
+// clients saw them.
+func victimsSection(r *scenarios.Result) Section {
+	s := Section{Title: "Deadlock victims (as the clients saw them)",
+		Header: []string{"asked at", "aborted at", "client", "resource"}}
+	for _, o := range r.Ops {
+		if o.Service == "locks" && o.Outcome == scenarios.OutcomeFail && strings.Contains(o.Detail, "deadlock victim") {
+			s.Rows = append(s.Rows, []string{Dur(o.Call), Dur(o.Return), o.Client, o.Key})
+		}
+	}
+	return s
+}
