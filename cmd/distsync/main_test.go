@@ -32,6 +32,9 @@ func TestChaosSweepPrintsATableAndPasses(t *testing.T) {
 		require.NoError(t, err, out)
 		assert.Contains(t, out, "trace-hash")
 		assert.Contains(t, out, "2 of 2 seeds passed")
+		for _, line := range strings.Split(out, "\n") {
+			assert.LessOrEqual(t, len([]rune(line)), 100, "%s: line wider than 100 columns: %q", service, line)
+		}
 	}
 }
 
