@@ -232,7 +232,7 @@ func TestLamportMatchesTheSimulator(t *testing.T) {
 	b := NewLamportBuilder(LamportOptions{Servers: ids, MaxMessages: 100_000, Label: func(m nodes.Message) string {
 		return "push"
 	}})
-	w.Trace().Watch(func(r *sim.Record, m nodes.Message) { b.Add(r, m) })
+	w.Trace().Watch(func(r sim.Record, m nodes.Message) { b.Add(&r, m) })
 	w.At(300*lamportMs, "crash", func(w *sim.World) { _ = w.Crash("n2") })
 	w.At(500*lamportMs, "restart", func(w *sim.World) { _ = w.Restart("n2") })
 	require.NoError(t, w.Run(time.Second))

@@ -66,7 +66,7 @@ func RunScenario(s *spec.Scenario, opts RunOptions) (*Result, error) {
 		w.SetMessageDescriber(func(m nodes.Message) string { return fmt.Sprint(m) })
 	}
 	if opts.Watch != nil {
-		w.Trace().Watch(func(r *sim.Record, m nodes.Message) { opts.Watch(r, m, run) })
+		w.Trace().Watch(func(r sim.Record, m nodes.Message) { opts.Watch(&r, m, run) })
 	}
 	for _, x := range opts.Extra {
 		w.AddChecker(x.Name, func(*sim.World) error { return x.Check(run) })

@@ -152,3 +152,34 @@ func BenchmarkNetwork(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds()/1e6, "Mmsgs/s")
 }
+
+// TestNetworkPathDoesNotAllocate guards BenchmarkNetwork's allocation
+// budget (at most 1 alloc per message) against regressions: a send,
+// routing, scheduling, delivery and its trace records allocate nothing.
+func TestNetworkPathDoesNotAllocate(t *testing.T) {
+	w, err := New(Config{
+		Seed: 1, Nodes: []nodes.NodeID{"a", "b"},
+		Factory: func(nodes.NodeID) nodes.Node { return &sink{} },
+		Network: LinkConfig{Latency: Uniform(time.Millisecond, 10*time.Millisecond)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Run(0); err != nil {
+		t.Fatal(err)
+	}
+	var m nodes.Message = benchMsg{}
+	for range 1000 { // grow the heap and the trace ring first
+		w.send(0, 1, w.now, m)
+		_ = w.Step()
+	}
+	allocs := testing.AllocsPerRun(1000, func() {
+		w.send(0, 1, w.now, m)
+		if err := w.Step(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 1 {
+		t.Fatalf("%v allocations per message, budget 1", allocs)
+	}
+}

@@ -28,13 +28,13 @@ func (w *World) Crash(id nodes.NodeID) error {
 		return fmt.Errorf("crash %s: node is already down", id)
 	}
 	p.up, p.paused, p.node = false, false, nil
-	for _, e := range p.deferred {
+	for _, e := range append(p.deferred, p.inbox...) {
 		if s, slot, ok := w.timerSlotOf(e.ref); ok && e.kind == evTimer {
 			s.live = false
 			w.freeTimers = append(w.freeTimers, slot)
 		}
 	}
-	p.deferred = p.deferred[:0]
+	p.deferred, p.inbox, p.wakeArmed = p.deferred[:0], nil, false
 	p.incarnation++
 	p.busyUntil = w.now
 	p.disk.crash()

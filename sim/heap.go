@@ -15,6 +15,7 @@ const (
 	evTimer                        // fire timer slot `ref` on node `node`
 	evAction                       // run scheduled action number `ref`
 	evStart                        // start (or restart) node `node`
+	evWake                         // hand node `node` the next event of its inbox
 )
 
 func (k eventKind) String() string {
@@ -27,6 +28,8 @@ func (k eventKind) String() string {
 		return "action"
 	case evStart:
 		return "start"
+	case evWake:
+		return "wake"
 	}
 	return fmt.Sprintf("event-kind-%d", uint8(k))
 }
@@ -40,7 +43,7 @@ type event struct {
 	ref  uint64        // evTimer: timer slot and generation; evAction: action index; evDeliver: message number
 	node int32         // target node index
 	from int32         // evDeliver: sender index
-	inc  uint32        // evDeliver: the target's incarnation when sent
+	inc  uint32        // evDeliver: the target's incarnation when sent; evWake: the node's
 	kind eventKind
 }
 

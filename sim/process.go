@@ -53,6 +53,8 @@ type process struct {
 	cursor      time.Duration // virtual time inside the running handler
 	busyUntil   time.Duration // the node cannot start another handler before this
 	deferred    []event       // events that arrived while paused
+	inbox       []event       // events that arrived while busy, oldest first
+	wakeArmed   bool          // a wake event for the inbox is scheduled
 }
 
 var _ nodes.Env = (*process)(nil)

@@ -76,12 +76,13 @@ type Trace struct {
 	describe func(nodes.Message) string
 	// watch, if set, sees every record as it is added (replay's
 	// human-readable trace).
-	watch func(r *Record, msg nodes.Message)
+	watch func(r Record, msg nodes.Message)
 }
 
 // Watch calls fn with every later record and its message (nil if none), as
-// it is added. fn must not keep r.
-func (t *Trace) Watch(fn func(r *Record, msg nodes.Message)) { t.watch = fn }
+// it is added. (The record is passed by value so that tracing allocates
+// nothing when no one watches.)
+func (t *Trace) Watch(fn func(r Record, msg nodes.Message)) { t.watch = fn }
 
 func newTrace(keep int) *Trace {
 	if keep <= 0 {
@@ -147,7 +148,7 @@ func (t *Trace) add(r *Record, node, peer int32, msg nodes.Message) {
 		t.writeJSON(r, msg)
 	}
 	if t.watch != nil {
-		t.watch(r, msg)
+		t.watch(*r, msg)
 	}
 }
 

@@ -137,6 +137,7 @@ type World struct {
 	violation  *Violation
 	scratch    wire.Encoder
 	cur        int32 // node whose handler runs, -1 outside handlers
+	draining   int32 // node whose inbox event is being dispatched, -1 if none
 }
 
 // New builds a world from cfg and schedules every node's Start at time 0.
@@ -150,11 +151,12 @@ func New(cfg Config) (*World, error) {
 	ids := slices.Clone(cfg.Nodes)
 	slices.Sort(ids)
 	w := &World{
-		cfg:   cfg,
-		ids:   ids,
-		index: make(map[nodes.NodeID]int32, len(ids)),
-		trace: newTrace(cfg.TraceKeep),
-		cur:   -1,
+		cfg:      cfg,
+		ids:      ids,
+		index:    make(map[nodes.NodeID]int32, len(ids)),
+		trace:    newTrace(cfg.TraceKeep),
+		cur:      -1,
+		draining: -1,
 	}
 	w.net = newNetwork(len(ids), cfg.Network, cfg.Seed.Stream("network"))
 	for i, id := range ids {
@@ -318,6 +320,8 @@ func (w *World) dispatch(e *event) {
 		w.deliver(e)
 	case evTimer:
 		w.fire(e)
+	case evWake:
+		w.wake(e)
 	default:
 		panic(fmt.Sprintf("sim: event %d has unknown kind %d", w.eventNo, e.kind))
 	}
@@ -330,12 +334,58 @@ func (w *World) hold(p *process, e *event) bool {
 		p.deferred = append(p.deferred, *e)
 		return true
 	}
-	if p.busyUntil > w.now {
-		e.at = p.busyUntil
-		w.push(*e)
+	if w.draining == p.idx {
+		return false // taken from the node's inbox: its turn has come
+	}
+	if p.busyUntil > w.now || len(p.inbox) > 0 {
+		// The node is busy (syncing): the event waits in its inbox, in
+		// arrival order, and one wake event takes them out one by one. An
+		// event is never pushed back into the heap again and again.
+		p.inbox = append(p.inbox, *e)
+		w.armWake(p)
 		return true
 	}
 	return false
+}
+
+// armWake schedules the wake event that hands p its next inbox event.
+func (w *World) armWake(p *process) {
+	if p.wakeArmed {
+		return
+	}
+	p.wakeArmed = true
+	w.push(event{at: max(p.busyUntil, w.now), kind: evWake, node: p.idx, inc: p.incarnation})
+}
+
+// wake hands the node the oldest event of its inbox, once it is free.
+func (w *World) wake(e *event) {
+	p := w.procs[e.node]
+	if e.inc != p.incarnation {
+		return // armed before a crash, which emptied the inbox
+	}
+	p.wakeArmed = false
+	switch {
+	case len(p.inbox) == 0:
+		return
+	case p.paused:
+		p.deferred = append(p.deferred, p.inbox...)
+		p.inbox = p.inbox[:0]
+		return
+	case p.busyUntil > w.now:
+		w.armWake(p)
+		return
+	}
+	next := p.inbox[0]
+	p.inbox = p.inbox[1:]
+	if len(p.inbox) == 0 {
+		p.inbox = nil
+	}
+	w.draining = p.idx
+	w.dispatch(&next)
+	w.draining = -1
+	if len(p.inbox) > 0 && p.incarnation == e.inc {
+		w.armWake(p)
+	}
 }
 
 // enter and leave bracket a node's handler: the cursor starts at now and
@@ -364,20 +414,22 @@ func (w *World) start(p *process) {
 
 func (w *World) deliver(e *event) {
 	p := w.procs[e.node]
-	if !p.up || e.inc != p.incarnation {
-		// The target is down, or crashed and restarted since the message
-		// was sent: the connection it was sent on is gone.
-		w.net.stats.DroppedDead++
-		w.traceMsg(TraceDead, e.node, e.from, e.msg, e.ref)
-		return
-	}
-	if w.net.link(e.from, e.node).blocked {
-		w.net.stats.DroppedPartition++
-		w.traceMsg(TraceDrop, e.node, e.from, e.msg, e.ref)
-		return
-	}
-	if w.hold(p, e) {
-		return
+	if w.draining != e.node { // (a message from the inbox arrived earlier and passed these)
+		if !p.up || e.inc != p.incarnation {
+			// The target is down, or crashed and restarted since the
+			// message was sent: the connection it was sent on is gone.
+			w.net.stats.DroppedDead++
+			w.traceMsg(TraceDead, e.node, e.from, e.msg, e.ref)
+			return
+		}
+		if w.net.link(e.from, e.node).blocked {
+			w.net.stats.DroppedPartition++
+			w.traceMsg(TraceDrop, e.node, e.from, e.msg, e.ref)
+			return
+		}
+		if w.hold(p, e) {
+			return
+		}
 	}
 	w.net.stats.Delivered++
 	w.traceMsg(TraceDeliver, e.node, e.from, e.msg, e.ref)
