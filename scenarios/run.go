@@ -212,6 +212,10 @@ func failureOf(err error, w *sim.World) *Failure {
 	check := "run"
 	if strings.HasPrefix(msg, "liveness") {
 		check = spec.CheckLiveness
+		// "liveness at t=...: what" — the check and time are fields.
+		if _, rest, ok := strings.Cut(msg, ": "); ok {
+			msg = rest
+		}
 	}
 	return &Failure{Check: check, At: w.Now(), Event: w.Stats().Events, Message: msg}
 }

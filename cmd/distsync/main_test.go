@@ -63,6 +63,12 @@ func TestBadFlagsAreUsageErrors(t *testing.T) {
 		{"chaos", "--trace", "x.jsonl"},
 		{"chaos", "--every", "0s"},
 		{"chaos", "--no-such-flag"},
+		{"replay", "../../scenarios/leader-crash.yaml"},                                // no --seed
+		{"shrink", "../../scenarios/leader-crash.yaml"},                                // no --seed
+		{"replay", "../../scenarios/leader-crash.yaml", "--seed", "1", "--node", "n9"}, // no such node
+		{"sweep", "../../scenarios/leader-crash.yaml", "--seeds", "2", "--seed-range", "1-2"},
+		{"run", "../../scenarios/leader-crash.yaml", "--trace", "/proc/nonexistent/t.jsonl"},
+		{"nosuchcommand"},
 	} {
 		_, err := run(t, args...)
 		var u usageError
@@ -102,6 +108,10 @@ func TestSweepShardsMergeToTheWholeSweep(t *testing.T) {
 		_, err := run(t, "sweep", file, "--seeds", "4", "--shard", strconv.Itoa(i)+"/2", "--json", filepath.Join(dir, "s"+strconv.Itoa(i)+".json"))
 		require.NoError(t, err)
 	}
+	_, err = run(t, "sweep", "merge", filepath.Join(dir, "s0.json"), filepath.Join(dir, "s0.json"))
+	var u usageError
+	require.True(t, errors.As(err, &u), "merging a shard with itself double-counts: %v", err)
+	assert.Contains(t, err.Error(), "overlap")
 	merged := filepath.Join(dir, "merged.json")
 	out, err := run(t, "sweep", "merge", filepath.Join(dir, "s0.json"), filepath.Join(dir, "s1.json"), "-o", merged)
 	require.NoError(t, err, out)

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -67,14 +67,25 @@ most --max-messages messages and says so in the SVG when it stops early.`,
 	fl.BoolVar(&f.clients, "clients", true, "--diagram: draw client lanes (false: messages between servers only)")
 	fl.IntVar(&f.maxMessages, "max-messages", reports.DefaultMaxMessages, "--diagram: draw at most this many messages")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the verdict and the trace-hash, not every event")
-	_ = cmd.MarkFlagRequired("seed")
 	return cmd
 }
 
 func runReplay(cmd *cobra.Command, path string, f replayFlags) error {
+	if !cmd.Flags().Changed("seed") {
+		return usageError{fmt.Errorf("--seed is required: replay runs one seed again")}
+	}
 	s, err := loadScenario(path)
 	if err != nil {
 		return err
+	}
+	if err := checkOutputs(map[string]string{"--trace": f.trace}); err != nil {
+		return err
+	}
+	if f.node != "" {
+		servers, clients := s.Nodes()
+		if !slices.Contains(servers, f.node) && !slices.Contains(clients, f.node) {
+			return usageError{fmt.Errorf("--node: %q is not a node of %s (servers %v, clients %v)", f.node, s.Name, servers, clients)}
+		}
 	}
 	if f.from < 0 || f.to < 0 || (f.to > 0 && f.to < f.from) {
 		return usageError{fmt.Errorf("--from %v and --to %v: want 0 <= from <= to", f.from, f.to)}
@@ -104,7 +115,7 @@ func runReplay(cmd *cobra.Command, path string, f replayFlags) error {
 			diagram.Add(r, m)
 		}
 	}}
-	var trace *os.File
+	var trace *outFile
 	if f.trace != "" {
 		if trace, err = createFile(f.trace); err != nil {
 			return err

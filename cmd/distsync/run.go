@@ -73,6 +73,9 @@ func runRun(cmd *cobra.Command, path string, f runFlags) error {
 	if err != nil {
 		return err
 	}
+	if err := checkOutputs(map[string]string{"--trace": f.trace, "--json": f.json}); err != nil {
+		return err
+	}
 	format, err := parseFormat(f.format)
 	if err != nil {
 		return err
@@ -81,7 +84,7 @@ func runRun(cmd *cobra.Command, path string, f runFlags) error {
 		return err
 	}
 	opts := scenarios.RunOptions{Seed: sim.Seed(f.seed)}
-	var trace *os.File
+	var trace *outFile
 	if f.trace != "" {
 		if trace, err = createFile(f.trace); err != nil {
 			return err
@@ -138,16 +141,59 @@ func printRun(out io.Writer, format outputFormat, res *scenarios.Result, quiet b
 	return nil
 }
 
-// createFile creates path and its directory.
-func createFile(path string) (*os.File, error) {
+// checkOutputs checks, before anything runs, that each named output file's
+// directory can be written: a bad path is bad input (exit 2), found at once
+// rather than after a long run.
+func checkOutputs(files map[string]string) error {
+	for _, flag := range []string{"--trace", "--json", "--diagram"} {
+		if path := files[flag]; path != "" {
+			if err := os.MkdirAll(dirOf(path), 0o755); err != nil {
+				return usageError{fmt.Errorf("%s: %w", flag, err)}
+			}
+			if err := reports.CheckWritable(dirOf(path)); err != nil {
+				return usageError{fmt.Errorf("%s: %w", flag, err)}
+			}
+		}
+	}
+	return nil
+}
+
+// outFile is an output file written under a temporary name in its
+// directory and renamed into place by Close: a reader never sees it
+// half-written, and a failed run leaves no partial file behind.
+type outFile struct {
+	*os.File
+	final string
+	done  bool
+}
+
+// createFile creates the directory of path and a temporary file beside it.
+func createFile(path string) (*outFile, error) {
 	if err := os.MkdirAll(dirOf(path), 0o755); err != nil {
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
-	f, err := os.Create(path)
+	f, err := os.CreateTemp(dirOf(path), ".distsync-*.tmp")
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
-	return f, nil
+	return &outFile{File: f, final: path}, nil
+}
+
+// Close finishes the file and renames it into place.
+func (o *outFile) Close() error {
+	if o.done {
+		return nil
+	}
+	o.done = true
+	if err := o.File.Close(); err != nil {
+		_ = os.Remove(o.File.Name())
+		return fmt.Errorf("write %s: %w", o.final, err)
+	}
+	if err := os.Rename(o.File.Name(), o.final); err != nil {
+		_ = os.Remove(o.File.Name())
+		return fmt.Errorf("write %s: %w", o.final, err)
+	}
+	return nil
 }
 
 func dirOf(path string) string {

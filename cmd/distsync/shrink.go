@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/distsync/distsync/reports"
 	"github.com/distsync/distsync/scenarios"
 	"github.com/distsync/distsync/scenarios/spec"
 	"github.com/distsync/distsync/sim"
@@ -37,11 +38,13 @@ It writes the smallest failing scenario it found (a file that 'distsync run
 	fl.StringVarP(&f.out, "output", "o", "", "where to write the minimized scenario (default out/NAME-min.yaml)")
 	fl.IntVar(&f.maxRuns, "max-runs", 200, "stop after this many runs")
 	fl.DurationVar(&f.maxTime, "max-time", 0, "stop after this much wall-clock time (0: no limit)")
-	_ = cmd.MarkFlagRequired("seed")
 	return cmd
 }
 
 func runShrink(cmd *cobra.Command, path string, f shrinkFlags) error {
+	if !cmd.Flags().Changed("seed") {
+		return usageError{fmt.Errorf("--seed is required: shrink starts from a failing seed")}
+	}
 	s, err := loadScenario(path)
 	if err != nil {
 		return err
@@ -67,15 +70,7 @@ func runShrink(cmd *cobra.Command, path string, f shrinkFlags) error {
 	if dest == "" {
 		dest = "out/" + res.Scenario.Name + ".yaml"
 	}
-	file, err := createFile(dest)
-	if err != nil {
-		return err
-	}
-	_, err = file.Write(data)
-	if cerr := file.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := reports.WriteFileAtomic(dest, data); err != nil {
 		return fmt.Errorf("write %s: %w", dest, err)
 	}
 	b, a := res.Before, res.After

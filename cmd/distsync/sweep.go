@@ -168,9 +168,17 @@ func runSweep(cmd *cobra.Command, path string, f sweepFlags) error {
 	if err != nil {
 		return err
 	}
+	if f.seedRange != "" && (cmd.Flags().Changed("seeds") || cmd.Flags().Changed("first-seed")) {
+		return usageError{fmt.Errorf("--seed-range and --seeds/--first-seed: give one or the other")}
+	}
 	seeds, err := f.seedList()
 	if err != nil {
 		return usageError{err}
+	}
+	if f.json != "" {
+		if err := reports.CheckWritable(dirOf(f.json)); err != nil {
+			return usageError{fmt.Errorf("--json: %w", err)}
+		}
 	}
 	if f.parallel < 1 || f.parallel > 256 {
 		return usageError{fmt.Errorf("--parallel: %d outside [1, 256]", f.parallel)}
@@ -411,7 +419,12 @@ func newMergeCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			merged := SweepReport{Version: reports.SweepVersion}
 			index := map[string]int{}
-			for _, path := range args {
+			type seedKey struct {
+				scenario string
+				seed     uint64
+			}
+			seen := map[seedKey]string{}
+			for k, path := range args {
 				in, err := reports.Load(path)
 				if err != nil {
 					return usageError{err}
@@ -420,8 +433,18 @@ func newMergeCmd() *cobra.Command {
 					return usageError{fmt.Errorf("%s: a run result, not a sweep report", path)}
 				}
 				r := in.Sweep
-				merged.Swarm = merged.Swarm || r.Swarm
+				if k > 0 && r.Swarm != merged.Swarm {
+					return usageError{fmt.Errorf("%s: swarm %v, but %s has swarm %v: shards of different sweeps", path, r.Swarm, args[0], merged.Swarm)}
+				}
+				merged.Swarm = r.Swarm
 				for _, sc := range r.Scenarios {
+					for _, o := range sc.Seeds {
+						key := seedKey{sc.Scenario, o.Seed}
+						if prev, dup := seen[key]; dup {
+							return usageError{fmt.Errorf("%s: scenario %s seed %d is also in %s: shards overlap", path, sc.Scenario, o.Seed, prev)}
+						}
+						seen[key] = path
+					}
 					i, ok := index[sc.Scenario]
 					if !ok {
 						i = len(merged.Scenarios)
