@@ -77,7 +77,7 @@ complete, 2 bad input (flags, arguments, scenario files).`,
 		}
 		return nil
 	}
-	root.AddCommand(newRunCmd(), newSweepCmd(), newReplayCmd(), newShrinkCmd(), newChaosCmd(), newBenchCmd(), newReportCmd())
+	root.AddCommand(newRunCmd(), newSweepCmd(), newReplayCmd(), newShrinkCmd(), newChaosCmd(), newBenchCmd(), newReportCmd(), newRingCmd())
 	wrapArgs(root)
 	return root
 }
