@@ -25,6 +25,9 @@ type ScalingConfig struct {
 	Network sim.LinkConfig
 	Disk    sim.DiskConfig
 	Client  locks.ClientConfig
+	// NoGroupCommit makes every server sync once per request (the lock
+	// server's DisableGroupCommit), to show what group commit buys.
+	NoGroupCommit bool
 	// Checked runs the Raft and lock-table checkers after every event and
 	// the wire check (slower; the figures are the same, since checkers
 	// only observe).
@@ -101,6 +104,7 @@ func MeasureScaling(c ScalingConfig) (ScalingPoint, error) {
 	start := time.Now()
 	ls, err := NewLockSim(LockCluster{
 		Seed: c.Seed, Servers: c.Servers, Clients: c.Clients, Client: c.Client,
+		Server:  locks.Config{DisableGroupCommit: c.NoGroupCommit},
 		Network: c.Network, Disk: c.Disk, Duration: c.Warmup + c.Measure, Unchecked: !c.Checked,
 	})
 	if err != nil {

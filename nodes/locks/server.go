@@ -42,6 +42,12 @@ type Config struct {
 	// for slow followers (0 means Raft's default); a follower further
 	// behind gets the snapshot.
 	CompactionOverhead uint64
+	// DisableGroupCommit makes the server persist and sync after every
+	// event. By default it defers Raft's output to a flush timer of 1ns,
+	// which the runtime fires after the events already waiting for this
+	// node: the requests and appends that queued while the disk was
+	// syncing are persisted with one fsync (group commit), not one each.
+	DisableGroupCommit bool
 	// Locks configures the lock table.
 	Locks lockmgr.Config
 	// Observer, if not nil, is told of every applied entry and restored
@@ -76,8 +82,9 @@ const DefaultSnapshotEvery = 1000
 const sessionCheckTicks = 5
 
 const (
-	timerTick = "tick"
-	timerWait = "wait-timeout"
+	timerTick  = "tick"
+	timerWait  = "wait-timeout"
+	timerFlush = "flush"
 )
 
 type pendingRead struct {
@@ -97,6 +104,8 @@ type Server struct {
 	role    raft.Role
 	lead    raft.NodeID
 	ticks   uint64
+	// flushArmed: a flush timer is pending (GroupCommit).
+	flushArmed bool
 
 	pending map[lockmgr.ClientID]pendingReq // request awaiting its entry, by client
 	reads   map[uint64]*pendingRead         // ReadIndex requests, by context
@@ -216,10 +225,27 @@ func (s *Server) Fire(t nodes.Timer) {
 	case timerWait:
 		delete(s.waitTimers, t.Arg)
 		s.cancelWait(t.Arg)
+	case timerFlush:
+		s.flushArmed = false
+		s.ready()
+		return
 	default:
 		panic(fmt.Sprintf("locks %s: unknown timer %v", s.env.ID(), t))
 	}
-	s.ready()
+	s.afterEvent()
+}
+
+// afterEvent processes Raft's output now, or, with GroupCommit, once the
+// events already waiting have been handled.
+func (s *Server) afterEvent() {
+	if s.cfg.DisableGroupCommit {
+		s.ready()
+		return
+	}
+	if !s.flushArmed && s.raft.HasReady() {
+		s.flushArmed = true
+		s.env.SetTimer(time.Nanosecond, nodes.Timer{Kind: timerFlush})
+	}
 }
 
 // Receive implements nodes.Node.
@@ -236,7 +262,7 @@ func (s *Server) Receive(from nodes.NodeID, m nodes.Message) {
 	default:
 		s.env.Logf("ignored %s from %s", nodes.TypeName(m.Type()), from)
 	}
-	s.ready()
+	s.afterEvent()
 }
 
 // reply sends m to a client. Clients need not be cluster peers (in TCP
