@@ -47,6 +47,9 @@ const (
 	// RuleSelect is a select statement, whose choice among ready cases is
 	// random.
 	RuleSelect Rule = "select"
+	// RuleChannel is a channel type, send or receive: channels exist to
+	// hand values between goroutines, and node code has only one.
+	RuleChannel Rule = "channel"
 	// RuleImport is an import of a package that node code must not use:
 	// sync, os, net, syscall, unsafe, math/rand (v1) and the others listed
 	// by ForbiddenImport.

@@ -33,7 +33,7 @@ func f() {
 	_ = time.Since(time.Time{}) // want wall-clock
 	_ = time.Until(time.Time{}) // want wall-clock
 	time.Sleep(time.Second) // want wall-clock
-	<-time.After(time.Second) // want wall-clock
+	_ = time.After(time.Second) // want wall-clock
 	time.AfterFunc(time.Second, func() {}) // want wall-clock
 	_ = time.Tick(time.Second) // want wall-clock
 	_ = time.NewTimer(time.Second) // want wall-clock
@@ -92,12 +92,20 @@ func f(e env, a, b time.Time, d time.Duration) (time.Time, bool, time.Duration) 
 `}, nil},
 	{"go-and-select", map[string]string{"a.go": `package p
 
-func f(c chan int) {
+func f() {
 	go func() {}() // want goroutine
 	select { // want select
-	case <-c:
 	default:
 	}
+}
+`}, nil},
+	{"channels", map[string]string{"a.go": `package p
+
+type box struct{ c chan int } // want channel
+
+func f(b box) int {
+	b.c <- 1 // want channel
+	return <-b.c // want channel
 }
 `}, nil},
 	{"imports", map[string]string{"a.go": `package p

@@ -226,6 +226,14 @@ func (fc *fileChecker) visit(n ast.Node) bool {
 		fc.c.report(n.Go, RuleGoroutine, "go statement: node code runs on one thread; use Env.SetTimer or Env.Send to do work later")
 	case *ast.SelectStmt:
 		fc.c.report(n.Select, RuleSelect, "select statement: its choice among ready cases is random, and node code has no channels")
+	case *ast.ChanType:
+		fc.c.report(n.Begin, RuleChannel, "channel type: node code has one thread and talks through Env.Send, not channels")
+	case *ast.SendStmt:
+		fc.c.report(n.Arrow, RuleChannel, "channel send: node code talks through Env.Send, not channels")
+	case *ast.UnaryExpr:
+		if n.Op == token.ARROW {
+			fc.c.report(n.OpPos, RuleChannel, "channel receive: node code is handed its events, it never waits for one")
+		}
 	case *ast.CallExpr:
 		fc.markSorted(n)
 	case *ast.SelectorExpr:
