@@ -1,0 +1,157 @@
+package queue
+
+import "time"
+
+// Command is one queue command, as proposed to and applied from the Raft
+// log. The set is closed: Enqueue, Dequeue, Ack, Nack and Tick. Each has a
+// canonical binary encoding (Encode), read back by DecodeCommand.
+type Command interface {
+	// Encode returns the canonical encoding.
+	Encode() []byte
+	// kind returns the command's tag, which seals the interface.
+	kind() commandKind
+}
+
+// commandKind is the first byte of an encoded command. The values are part
+// of the log format: append new ones, never renumber.
+type commandKind uint8
+
+const (
+	kindEnqueue commandKind = iota + 1
+	kindDequeue
+	kindAck
+	kindNack
+	kindTick
+)
+
+// Enqueue appends Payload to Queue; the Result's ID is the entry's log
+// index. A non-empty DedupID makes a repeat within Config.DedupWindow of
+// command time return the original id instead. Now is the leader's clock
+// (unix nanoseconds) when it proposed the command.
+type Enqueue struct {
+	Client  ClientID
+	Seq     uint64
+	Queue   string
+	Payload []byte
+	DedupID string
+	Now     int64
+}
+
+// Dequeue delivers the ready message of Queue with the smallest id. The
+// message is in flight until Now+Visibility; Visibility must be in
+// (0, MaxVisibility]. An empty queue gives StatusEmpty.
+type Dequeue struct {
+	Client     ClientID
+	Seq        uint64
+	Queue      string
+	Visibility time.Duration
+	Now        int64
+}
+
+// Ack deletes the message delivered under Receipt.
+type Ack struct {
+	Client  ClientID
+	Seq     uint64
+	Receipt uint64
+}
+
+// Nack makes the message delivered under Receipt ready again at once; its
+// delivery count stays (so at Config.MaxDeliveries it is dead-lettered).
+type Nack struct {
+	Client  ClientID
+	Seq     uint64
+	Receipt uint64
+}
+
+// Tick is proposed by the leader periodically with its clock: every
+// delivery whose deadline is <= Now expires.
+type Tick struct {
+	Now int64
+}
+
+func (Enqueue) kind() commandKind { return kindEnqueue }
+func (Dequeue) kind() commandKind { return kindDequeue }
+func (Ack) kind() commandKind     { return kindAck }
+func (Nack) kind() commandKind    { return kindNack }
+func (Tick) kind() commandKind    { return kindTick }
+
+// header starts the encoding of a client command.
+func header(k commandKind, client ClientID, seq uint64, extra int) *encoder {
+	e := &encoder{buf: make([]byte, 0, 24+len(client)+extra)}
+	e.byte(uint8(k))
+	e.string(string(client))
+	e.uint(seq)
+	return e
+}
+
+// Encode implements Command.
+func (c Enqueue) Encode() []byte {
+	e := header(c.kind(), c.Client, c.Seq, 32+len(c.Queue)+len(c.Payload)+len(c.DedupID))
+	e.string(c.Queue)
+	e.bytes(c.Payload)
+	e.string(c.DedupID)
+	e.int(c.Now)
+	return e.buf
+}
+
+// Encode implements Command.
+func (c Dequeue) Encode() []byte {
+	e := header(c.kind(), c.Client, c.Seq, 24+len(c.Queue))
+	e.string(c.Queue)
+	e.int(int64(c.Visibility))
+	e.int(c.Now)
+	return e.buf
+}
+
+// Encode implements Command.
+func (c Ack) Encode() []byte {
+	e := header(c.kind(), c.Client, c.Seq, 10)
+	e.uint(c.Receipt)
+	return e.buf
+}
+
+// Encode implements Command.
+func (c Nack) Encode() []byte {
+	e := header(c.kind(), c.Client, c.Seq, 10)
+	e.uint(c.Receipt)
+	return e.buf
+}
+
+// Encode implements Command.
+func (c Tick) Encode() []byte {
+	e := &encoder{buf: make([]byte, 0, 11)}
+	e.byte(uint8(c.kind()))
+	e.int(c.Now)
+	return e.buf
+}
+
+// DecodeCommand reads a command written by Encode. It accepts only the
+// canonical encoding (decoding then encoding returns the input), bounds
+// every string by MaxWireString and a payload by MaxWirePayload, and never
+// panics: any other input is an error wrapping ErrMalformed. An empty
+// payload decodes as nil. Field values are not validated here; Apply
+// rejects them with an error naming the field.
+func DecodeCommand(b []byte) (Command, error) {
+	d := &decoder{buf: b}
+	var cmd Command
+	switch k := commandKind(d.byte()); k {
+	case kindEnqueue:
+		cmd = Enqueue{Client: ClientID(d.string()), Seq: d.uint(), Queue: d.string(), Payload: d.bytes(), DedupID: d.string(), Now: d.int()}
+	case kindDequeue:
+		cmd = Dequeue{Client: ClientID(d.string()), Seq: d.uint(), Queue: d.string(), Visibility: d.duration(), Now: d.int()}
+	case kindAck:
+		cmd = Ack{Client: ClientID(d.string()), Seq: d.uint(), Receipt: d.uint()}
+	case kindNack:
+		cmd = Nack{Client: ClientID(d.string()), Seq: d.uint(), Receipt: d.uint()}
+	case kindTick:
+		cmd = Tick{Now: d.int()}
+	default:
+		if d.err == nil {
+			d.fail("unknown command kind %d", k)
+		}
+	}
+	if err := d.finish(); err != nil {
+		return nil, err
+	}
+	return cmd, nil
+}

@@ -1,0 +1,203 @@
+package queue
+
+import (
+	"cmp"
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"maps"
+	"slices"
+)
+
+const (
+	snapshotMagic   = "QUEU"
+	snapshotVersion = 1
+)
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// Snapshot returns the whole state in a deterministic encoding, closed by a
+// CRC-32C: replicas with the same state return the same bytes.
+//
+// Layout: magic, version, last index, last Tick index and Now, the
+// cumulative counters; the clients by id (id, last seq, cached Result); the
+// dedup entries by (queue, dedup id) with their message id and time; the
+// queues by name, each with its ready messages in id order (id, deliveries,
+// payload); the in-flight messages by receipt (receipt, queue, id,
+// deliveries, deadline, payload); the CRC-32C, 4 bytes big-endian.
+func (m *Manager) Snapshot() []byte {
+	e := &encoder{buf: make([]byte, 0, 256)}
+	e.buf = append(e.buf, snapshotMagic...)
+	e.byte(snapshotVersion)
+	e.uint(m.lastIndex)
+	e.uint(m.lastTickIndex)
+	e.int(m.lastTickNow)
+	for _, v := range m.counters() {
+		e.uint(*v)
+	}
+	ids := slices.Sorted(maps.Keys(m.clients))
+	e.uint(uint64(len(ids)))
+	for _, id := range ids {
+		c := m.clients[id]
+		e.string(string(id))
+		e.uint(c.lastSeq)
+		encodeResult(e, c.result)
+	}
+	keys := slices.SortedFunc(maps.Keys(m.dedup), compareDedupKey)
+	e.uint(uint64(len(keys)))
+	for _, k := range keys {
+		d := m.dedup[k]
+		e.string(k.queue)
+		e.string(k.id)
+		e.uint(d.id)
+		e.int(d.at)
+	}
+	names := m.Queues()
+	e.uint(uint64(len(names)))
+	for _, name := range names {
+		q := m.queues[name]
+		ready := q.readyInOrder()
+		e.string(name)
+		e.uint(uint64(len(ready)))
+		for _, msg := range ready {
+			e.uint(msg.id)
+			e.uint(uint64(msg.deliveries))
+			e.bytes(msg.payload)
+		}
+	}
+	receipts := slices.Sorted(maps.Keys(m.receipts))
+	e.uint(uint64(len(receipts)))
+	for _, r := range receipts {
+		msg := m.receipts[r]
+		e.uint(r)
+		e.string(msg.q.name)
+		e.uint(msg.id)
+		e.uint(uint64(msg.deliveries))
+		e.int(msg.deadline)
+		e.bytes(msg.payload)
+	}
+	return binary.BigEndian.AppendUint32(e.buf, crc32.Checksum(e.buf, crcTable))
+}
+
+func compareDedupKey(a, b dedupKey) int {
+	return cmp.Or(cmp.Compare(a.queue, b.queue), cmp.Compare(a.id, b.id))
+}
+
+// counters returns the cumulative Stats fields, in snapshot order.
+func (m *Manager) counters() []*uint64 {
+	s := &m.stats
+	return []*uint64{&s.Enqueued, &s.Delivered, &s.Redelivered, &s.Acked, &s.DeadLettered, &s.Expired, &s.DedupHits}
+}
+
+// readyInOrder returns the queue's ready messages in id order.
+func (q *queue) readyInOrder() []*message {
+	out := make([]*message, 0, q.ready())
+	out = append(out, q.fresh[q.head:]...)
+	out = append(out, q.retry.items...)
+	slices.SortFunc(out, func(a, b *message) int { return cmp.Compare(a.id, b.id) })
+	return out
+}
+
+// Restore replaces the state by the one encoded in b, keeping the Config.
+// Corrupt, truncated, non-canonical or inconsistent input is an error
+// wrapping ErrMalformed, and the Manager is left unchanged.
+func (m *Manager) Restore(b []byte) error {
+	if len(b) < len(snapshotMagic)+5 {
+		return fmt.Errorf("%w: snapshot of %d bytes is too short", ErrMalformed, len(b))
+	}
+	body := b[:len(b)-4]
+	if crc32.Checksum(body, crcTable) != binary.BigEndian.Uint32(b[len(body):]) {
+		return fmt.Errorf("%w: snapshot checksum mismatch", ErrMalformed)
+	}
+	if string(body[:len(snapshotMagic)]) != snapshotMagic || body[len(snapshotMagic)] != snapshotVersion {
+		return fmt.Errorf("%w: bad snapshot magic or version", ErrMalformed)
+	}
+	n := New(m.cfg)
+	d := &decoder{buf: body, pos: len(snapshotMagic) + 1}
+	n.lastIndex, n.lastTickIndex, n.lastTickNow = d.uint(), d.uint(), d.int()
+	n.index = n.lastIndex
+	for _, v := range n.counters() {
+		*v = d.uint()
+	}
+	seen := make(map[uint64]bool)
+	claim := func(id uint64) {
+		if id == 0 || id > n.lastIndex || seen[id] {
+			d.fail("bad or repeated id %d", id)
+		}
+		seen[id] = true
+	}
+	var prevClient string
+	for i, cnt := 0, d.count(3); i < cnt && d.err == nil; i++ {
+		id := d.string()
+		c := &client{lastSeq: d.uint(), result: decodeResult(d)}
+		if i > 0 && id <= prevClient {
+			d.fail("clients out of order")
+		}
+		prevClient = id
+		n.clients[ClientID(id)] = c
+	}
+	var prevKey dedupKey
+	for i, cnt := 0, d.count(4); i < cnt && d.err == nil; i++ {
+		k := dedupKey{queue: d.string(), id: d.string()}
+		e := dedupEntry{id: d.uint(), at: d.int()}
+		if i > 0 && compareDedupKey(prevKey, k) >= 0 {
+			d.fail("dedup entries out of order")
+		}
+		prevKey = k
+		n.dedup[k] = e
+		n.dedupAge.push(dedupItem{key: k, dedupEntry: e})
+	}
+	prevName := ""
+	for i, cnt := 0, d.count(2); i < cnt && d.err == nil; i++ {
+		name := d.string()
+		if name <= prevName || validQueue("Restore", name) != nil {
+			d.fail("bad queue name %q", name)
+		}
+		prevName = name
+		q := n.queue(name)
+		var prevID uint64
+		for j, mc := 0, d.count(3); j < mc && d.err == nil; j++ {
+			msg := &message{id: d.uint(), q: q, hidx: -1}
+			del := d.uint()
+			msg.payload = d.bytes()
+			if msg.id <= prevID || del > 1<<32-1 {
+				d.fail("bad ready message %d", msg.id)
+			}
+			claim(msg.id)
+			prevID, msg.deliveries = msg.id, uint32(del)
+			q.fresh = append(q.fresh, msg)
+			n.stats.Ready++
+		}
+	}
+	var prevR uint64
+	for i, cnt := 0, d.count(6); i < cnt && d.err == nil; i++ {
+		r, name := d.uint(), d.string()
+		msg := &message{receipt: r, id: d.uint(), hidx: -1}
+		del := d.uint()
+		msg.deadline, msg.payload = d.int(), d.bytes()
+		if r <= prevR || r > n.lastIndex || del == 0 || del > 1<<32-1 || validQueue("Restore", name) != nil {
+			d.fail("bad in-flight message at receipt %d", r)
+			break
+		}
+		claim(msg.id)
+		prevR, msg.deliveries = r, uint32(del)
+		msg.q = n.queue(name)
+		msg.q.inflight++
+		n.receipts[r] = msg
+		n.inflight.push(msg)
+		n.stats.InFlight++
+	}
+	if err := d.finish(); err != nil {
+		return err
+	}
+	for _, name := range n.Queues() {
+		if q := n.queues[name]; q.ready() == 0 && q.inflight == 0 {
+			return fmt.Errorf("%w: empty queue %q in snapshot", ErrMalformed, name)
+		}
+	}
+	if err := n.CheckInvariants(); err != nil {
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	*m = *n
+	return nil
+}
