@@ -70,9 +70,9 @@ func TestDecodeRejectsMalformed(t *testing.T) {
 }
 
 func encodeLen(n int) []byte {
-	e := &encoder{}
-	e.uint(uint64(n))
-	return e.buf
+	e := newEncoder(0)
+	e.Uint(uint64(n))
+	return e.Bytes()
 }
 
 // FuzzDecodeCommand: DecodeCommand never panics, and whatever it accepts

@@ -107,70 +107,70 @@ func (ExpireSession) kind() commandKind { return kindExpireSession }
 
 // header starts the encoding of a client command.
 func header(k commandKind, client ClientID, seq uint64) *encoder {
-	e := &encoder{buf: make([]byte, 0, 32+len(client))}
-	e.byte(uint8(k))
-	e.string(string(client))
-	e.uint(seq)
+	e := newEncoder(32 + len(client))
+	e.Byte(uint8(k))
+	e.String(string(client))
+	e.Uint(seq)
 	return e
 }
 
 // Encode implements Command.
 func (c OpenSession) Encode() []byte {
 	e := header(c.kind(), c.Client, c.Seq)
-	e.duration(c.TTL)
-	return e.buf
+	e.Duration(c.TTL)
+	return e.Bytes()
 }
 
 // Encode implements Command.
 func (c KeepAlive) Encode() []byte {
 	e := header(c.kind(), c.Client, c.Seq)
-	e.uint(uint64(c.Session))
-	return e.buf
+	e.Uint(uint64(c.Session))
+	return e.Bytes()
 }
 
 // Encode implements Command.
 func (c CloseSession) Encode() []byte {
 	e := header(c.kind(), c.Client, c.Seq)
-	e.uint(uint64(c.Session))
-	return e.buf
+	e.Uint(uint64(c.Session))
+	return e.Bytes()
 }
 
 // Encode implements Command.
 func (c Acquire) Encode() []byte {
 	e := header(c.kind(), c.Client, c.Seq)
-	e.uint(uint64(c.Session))
-	e.string(string(c.Resource))
-	e.byte(uint8(c.Mode))
-	e.byte(uint8(c.Wait.Kind))
-	e.duration(c.Wait.Timeout)
-	return e.buf
+	e.Uint(uint64(c.Session))
+	e.String(string(c.Resource))
+	e.Byte(uint8(c.Mode))
+	e.Byte(uint8(c.Wait.Kind))
+	e.Duration(c.Wait.Timeout)
+	return e.Bytes()
 }
 
 // Encode implements Command.
 func (c Release) Encode() []byte {
 	e := header(c.kind(), c.Client, c.Seq)
-	e.uint(uint64(c.Session))
-	e.string(string(c.Resource))
-	return e.buf
+	e.Uint(uint64(c.Session))
+	e.String(string(c.Resource))
+	return e.Bytes()
 }
 
 // Encode implements Command.
 func (c CancelWait) Encode() []byte {
-	e := &encoder{buf: make([]byte, 0, 24+len(c.Resource))}
-	e.byte(uint8(c.kind()))
-	e.uint(uint64(c.Session))
-	e.string(string(c.Resource))
-	e.uint(c.RequestIndex)
-	return e.buf
+	e := newEncoder(24 + len(c.Resource))
+	e.Byte(uint8(c.kind()))
+	e.Uint(uint64(c.Session))
+	e.String(string(c.Resource))
+	e.Uint(c.RequestIndex)
+	return e.Bytes()
 }
 
 // Encode implements Command.
 func (c ExpireSession) Encode() []byte {
-	e := &encoder{buf: make([]byte, 0, 24)}
-	e.byte(uint8(c.kind()))
-	e.uint(uint64(c.Session))
-	e.uint(c.LastRenewal)
-	return e.buf
+	e := newEncoder(24)
+	e.Byte(uint8(c.kind()))
+	e.Uint(uint64(c.Session))
+	e.Uint(c.LastRenewal)
+	return e.Bytes()
 }
 
 // DecodeCommand reads a command written by Encode. It accepts only the
@@ -180,9 +180,9 @@ func (c ExpireSession) Encode() []byte {
 // of 7 decodes); Apply rejects them with an error naming the field, the
 // same way on every replica.
 func DecodeCommand(b []byte) (Command, error) {
-	d := &decoder{buf: b}
-	cmd := decodeBody(d, commandKind(d.byte()))
-	if err := d.finish(); err != nil {
+	d := newDecoder(b, 0)
+	cmd := decodeBody(d, commandKind(d.Byte()))
+	if err := d.Finish(); err != nil {
 		return nil, err
 	}
 	return cmd, nil
@@ -192,27 +192,24 @@ func DecodeCommand(b []byte) (Command, error) {
 func decodeBody(d *decoder, k commandKind) Command {
 	switch k {
 	case kindOpenSession:
-		return OpenSession{Client: ClientID(d.string()), Seq: d.uint(), TTL: d.duration()}
+		return OpenSession{Client: ClientID(d.String()), Seq: d.Uint(), TTL: d.Duration()}
 	case kindKeepAlive:
-		return KeepAlive{Client: ClientID(d.string()), Seq: d.uint(), Session: SessionID(d.uint())}
+		return KeepAlive{Client: ClientID(d.String()), Seq: d.Uint(), Session: SessionID(d.Uint())}
 	case kindCloseSession:
-		return CloseSession{Client: ClientID(d.string()), Seq: d.uint(), Session: SessionID(d.uint())}
+		return CloseSession{Client: ClientID(d.String()), Seq: d.Uint(), Session: SessionID(d.Uint())}
 	case kindAcquire:
 		return Acquire{
-			Client: ClientID(d.string()), Seq: d.uint(), Session: SessionID(d.uint()),
-			Resource: Resource(d.string()), Mode: Mode(d.byte()),
-			Wait: WaitPolicy{Kind: WaitKind(d.byte()), Timeout: d.duration()},
+			Client: ClientID(d.String()), Seq: d.Uint(), Session: SessionID(d.Uint()),
+			Resource: Resource(d.String()), Mode: Mode(d.Byte()),
+			Wait: WaitPolicy{Kind: WaitKind(d.Byte()), Timeout: d.Duration()},
 		}
 	case kindRelease:
-		return Release{Client: ClientID(d.string()), Seq: d.uint(), Session: SessionID(d.uint()), Resource: Resource(d.string())}
+		return Release{Client: ClientID(d.String()), Seq: d.Uint(), Session: SessionID(d.Uint()), Resource: Resource(d.String())}
 	case kindCancelWait:
-		return CancelWait{Session: SessionID(d.uint()), Resource: Resource(d.string()), RequestIndex: d.uint()}
+		return CancelWait{Session: SessionID(d.Uint()), Resource: Resource(d.String()), RequestIndex: d.Uint()}
 	case kindExpireSession:
-		return ExpireSession{Session: SessionID(d.uint()), LastRenewal: d.uint()}
+		return ExpireSession{Session: SessionID(d.Uint()), LastRenewal: d.Uint()}
 	}
-	if d.err == nil {
-		d.pos--
-		d.fail("unknown command kind %d", k)
-	}
+	d.FailAt(d.Pos()-1, "unknown command kind %d", k)
 	return nil
 }

@@ -102,16 +102,16 @@ func requireRejected(t testing.TB, res Result, sentinel error) {
 // gauges), without the exactly-once cache that every command updates: a
 // rejected command must leave it unchanged.
 func (m *Manager) tableBytes() []byte {
-	e := &encoder{}
+	e := newEncoder(0)
 	m.encodeSessions(e)
 	m.encodeResources(e)
 	st := m.Stats()
 	for _, v := range []uint64{st.Sessions, st.ActiveLocks, st.Waiting, st.Grants, st.Waits, st.Deadlocks, st.Victims, st.Timeouts, st.Expired} {
-		e.uint(v)
+		e.Uint(v)
 	}
 	for _, edge := range m.graph.Edges() {
-		e.uint(uint64(edge.From))
-		e.uint(uint64(edge.To))
+		e.Uint(uint64(edge.From))
+		e.Uint(uint64(edge.To))
 	}
-	return e.buf
+	return e.Bytes()
 }

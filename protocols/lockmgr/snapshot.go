@@ -45,17 +45,17 @@ func seal(body []byte) []byte {
 
 // snapshotBody encodes the state without the CRC.
 func (m *Manager) snapshotBody() []byte {
-	e := &encoder{buf: make([]byte, 0, 64+32*(len(m.clients)+len(m.sessions)+len(m.resources)))}
-	e.buf = append(e.buf, snapshotMagic...)
-	e.byte(snapshotVersion)
-	e.uint(m.lastIndex)
+	e := newEncoder(64 + 32*(len(m.clients)+len(m.sessions)+len(m.resources)))
+	e.Raw([]byte(snapshotMagic))
+	e.Byte(snapshotVersion)
+	e.Uint(m.lastIndex)
 	for _, v := range m.counters() {
-		e.uint(*v)
+		e.Uint(*v)
 	}
 	m.encodeClients(e)
 	m.encodeSessions(e)
 	m.encodeResources(e)
-	return e.buf
+	return e.Bytes()
 }
 
 // counters returns the cumulative Stats fields, in snapshot order.
@@ -66,48 +66,48 @@ func (m *Manager) counters() []*uint64 {
 
 func (m *Manager) encodeClients(e *encoder) {
 	ids := slices.Sorted(maps.Keys(m.clients))
-	e.uint(uint64(len(ids)))
+	e.Uint(uint64(len(ids)))
 	for _, id := range ids {
 		c := m.clients[id]
-		e.string(string(id))
-		e.uint(c.lastSeq)
-		e.uint(c.lastIndex)
-		e.uint(c.touched)
+		e.String(string(id))
+		e.Uint(c.lastSeq)
+		e.Uint(c.lastIndex)
+		e.Uint(c.touched)
 		encodeResult(e, c.result)
 	}
 }
 
 func (m *Manager) encodeSessions(e *encoder) {
 	ids := slices.Sorted(maps.Keys(m.sessions))
-	e.uint(uint64(len(ids)))
+	e.Uint(uint64(len(ids)))
 	for _, sid := range ids {
 		s := m.sessions[sid]
-		e.uint(uint64(sid))
-		e.string(string(s.client))
-		e.duration(s.ttl)
-		e.uint(s.renewed)
+		e.Uint(uint64(sid))
+		e.String(string(s.client))
+		e.Duration(s.ttl)
+		e.Uint(s.renewed)
 	}
 }
 
 func (m *Manager) encodeResources(e *encoder) {
 	names := slices.Sorted(maps.Keys(m.resources))
-	e.uint(uint64(len(names)))
+	e.Uint(uint64(len(names)))
 	for _, name := range names {
 		r := m.resources[name]
-		e.string(string(name))
-		e.byte(uint8(r.mode()))
-		e.uint(uint64(r.numHolders()))
+		e.String(string(name))
+		e.Byte(uint8(r.mode()))
+		e.Uint(uint64(r.numHolders()))
 		for i := range r.numHolders() {
 			h := r.holderAt(i)
-			e.uint(uint64(h.session))
-			e.uint(uint64(h.token))
+			e.Uint(uint64(h.session))
+			e.Uint(uint64(h.token))
 		}
-		e.uint(uint64(len(r.queue())))
+		e.Uint(uint64(len(r.queue())))
 		for _, w := range r.queue() {
-			e.uint(uint64(w.session))
-			e.uint(w.request)
-			e.byte(uint8(w.mode))
-			e.duration(w.timeout)
+			e.Uint(uint64(w.session))
+			e.Uint(w.request)
+			e.Byte(uint8(w.mode))
+			e.Duration(w.timeout)
 		}
 	}
 }
@@ -149,39 +149,39 @@ func (m *Manager) decode(b []byte) error {
 	if !strings.HasPrefix(string(b), snapshotMagic) {
 		return fmt.Errorf("%w: missing snapshot magic", ErrMalformed)
 	}
-	d := &decoder{buf: b, pos: len(snapshotMagic)}
-	if v := d.byte(); d.err == nil && v != snapshotVersion {
+	d := newDecoder(b, len(snapshotMagic))
+	if v := d.Byte(); d.Err() == nil && v != snapshotVersion {
 		return fmt.Errorf("%w: snapshot version %d, want %d", ErrMalformed, v, snapshotVersion)
 	}
-	m.lastIndex = d.uint()
-	if d.err == nil && m.lastIndex >= exclusiveBit {
-		d.fail("last index %d is not below 1<<63", m.lastIndex)
+	m.lastIndex = d.Uint()
+	if d.Err() == nil && m.lastIndex >= exclusiveBit {
+		d.Fail("last index %d is not below 1<<63", m.lastIndex)
 	}
 	for _, v := range m.counters() {
-		*v = d.uint()
+		*v = d.Uint()
 	}
 	m.decodeClients(d)
 	m.decodeSessions(d)
 	m.decodeResources(d)
-	return d.finish()
+	return d.Finish()
 }
 
 // decodeClients reads the clients, checking their order and ranges.
 func (m *Manager) decodeClients(d *decoder) {
 	var prev ClientID
-	for i := range d.count(8) {
-		id := ClientID(d.string())
-		c := &client{id: id, lastSeq: d.uint(), lastIndex: d.uint(), touched: d.uint()}
+	for i := range d.Count(8) {
+		id := ClientID(d.String())
+		c := &client{id: id, lastSeq: d.Uint(), lastIndex: d.Uint(), touched: d.Uint()}
 		c.result = decodeResult(d)
 		switch {
-		case d.err != nil:
+		case d.Err() != nil:
 			return
 		case i > 0 && id <= prev:
-			d.fail("client %q not after %q", id, prev)
+			d.Fail("client %q not after %q", id, prev)
 		case validateClient("Snapshot", id, c.lastSeq) != nil:
-			d.fail("client %q: %v", id, validateClient("Snapshot", id, c.lastSeq))
+			d.Fail("client %q: %v", id, validateClient("Snapshot", id, c.lastSeq))
 		case c.lastIndex == 0 || c.lastIndex > m.lastIndex || c.touched < c.lastIndex || c.touched > m.lastIndex:
-			d.fail("client %q: last index %d, touched %d, snapshot index %d", id, c.lastIndex, c.touched, m.lastIndex)
+			d.Fail("client %q: last index %d, touched %d, snapshot index %d", id, c.lastIndex, c.touched, m.lastIndex)
 		}
 		m.clients[id] = c
 		prev = id
@@ -191,20 +191,20 @@ func (m *Manager) decodeClients(d *decoder) {
 // decodeSessions reads the sessions, checking their order and ranges.
 func (m *Manager) decodeSessions(d *decoder) {
 	var prev SessionID
-	for i := range d.count(4) {
-		sid := SessionID(d.uint())
-		s := &session{client: ClientID(d.string()), ttl: d.duration(), renewed: d.uint()}
+	for i := range d.Count(4) {
+		sid := SessionID(d.Uint())
+		s := &session{client: ClientID(d.String()), ttl: d.Duration(), renewed: d.Uint()}
 		switch {
-		case d.err != nil:
+		case d.Err() != nil:
 			return
 		case sid == 0 || (i > 0 && sid <= prev):
-			d.fail("session %d not after %d", sid, prev)
+			d.Fail("session %d not after %d", sid, prev)
 		case m.clients[s.client] == nil:
-			d.fail("session %d: client %q has no entry", sid, s.client)
+			d.Fail("session %d: client %q has no entry", sid, s.client)
 		case s.ttl <= 0:
-			d.fail("session %d: TTL %v", sid, s.ttl)
+			d.Fail("session %d: TTL %v", sid, s.ttl)
 		case s.renewed < uint64(sid) || s.renewed > m.lastIndex:
-			d.fail("session %d: renewed at %d, snapshot index %d", sid, s.renewed, m.lastIndex)
+			d.Fail("session %d: renewed at %d, snapshot index %d", sid, s.renewed, m.lastIndex)
 		}
 		m.sessions[sid] = s
 		prev = sid
@@ -214,16 +214,16 @@ func (m *Manager) decodeSessions(d *decoder) {
 // decodeResources reads the resources, checking order and references.
 func (m *Manager) decodeResources(d *decoder) {
 	var prev Resource
-	for i := range d.count(5) {
-		name := Resource(d.string())
-		mode := Mode(d.byte())
-		if d.err == nil && (validateResource("Snapshot", name) != nil || (i > 0 && name <= prev) || !mode.valid()) {
-			d.fail("resource %q (after %q) with mode %d", name, prev, mode)
+	for i := range d.Count(5) {
+		name := Resource(d.String())
+		mode := Mode(d.Byte())
+		if d.Err() == nil && (validateResource("Snapshot", name) != nil || (i > 0 && name <= prev) || !mode.valid()) {
+			d.Fail("resource %q (after %q) with mode %d", name, prev, mode)
 		}
 		r := newResource(mode)
 		m.decodeHolders(d, name, r)
 		m.decodeQueue(d, name, r)
-		if d.err != nil {
+		if d.Err() != nil {
 			return
 		}
 		m.resources[name] = r
@@ -232,17 +232,17 @@ func (m *Manager) decodeResources(d *decoder) {
 }
 
 func (m *Manager) decodeHolders(d *decoder, name Resource, r *resource) {
-	n := d.count(2)
-	if d.err == nil && n == 0 {
-		d.fail("resource %q has no holder", name)
+	n := d.Count(2)
+	if d.Err() == nil && n == 0 {
+		d.Fail("resource %q has no holder", name)
 	}
 	for range n {
-		h := holder{session: SessionID(d.uint()), token: Token(d.uint())}
-		if d.err != nil {
+		h := holder{session: SessionID(d.Uint()), token: Token(d.Uint())}
+		if d.Err() != nil {
 			return
 		}
 		if m.sessions[h.session] == nil || r.holderIndex(h.session) >= 0 || h.token == 0 || uint64(h.token) > m.lastIndex {
-			d.fail("resource %q: holder session %d token %d", name, h.session, h.token)
+			d.Fail("resource %q: holder session %d token %d", name, h.session, h.token)
 			return
 		}
 		r.addHolder(h)
@@ -250,16 +250,16 @@ func (m *Manager) decodeHolders(d *decoder, name Resource, r *resource) {
 }
 
 func (m *Manager) decodeQueue(d *decoder, name Resource, r *resource) {
-	n := d.count(4)
+	n := d.Count(4)
 	for i := range n {
-		w := waiter{session: SessionID(d.uint()), request: d.uint(), mode: Mode(d.byte()), timeout: d.duration()}
-		if d.err != nil {
+		w := waiter{session: SessionID(d.Uint()), request: d.Uint(), mode: Mode(d.Byte()), timeout: d.Duration()}
+		if d.Err() != nil {
 			return
 		}
 		s := m.sessions[w.session]
 		if s == nil || s.waitRes != "" || !w.mode.valid() || w.timeout < 0 ||
 			w.request == 0 || w.request > m.lastIndex {
-			d.fail("resource %q: waiter %d: session %d request %d mode %d", name, i, w.session, w.request, w.mode)
+			d.Fail("resource %q: waiter %d: session %d request %d mode %d", name, i, w.session, w.request, w.mode)
 			return
 		}
 		s.waitRes = name

@@ -77,52 +77,52 @@ func (Tick) kind() commandKind    { return kindTick }
 
 // header starts the encoding of a client command.
 func header(k commandKind, client ClientID, seq uint64, extra int) *encoder {
-	e := &encoder{buf: make([]byte, 0, 24+len(client)+extra)}
-	e.byte(uint8(k))
-	e.string(string(client))
-	e.uint(seq)
+	e := newEncoder(24 + len(client) + extra)
+	e.Byte(uint8(k))
+	e.String(string(client))
+	e.Uint(seq)
 	return e
 }
 
 // Encode implements Command.
 func (c Enqueue) Encode() []byte {
 	e := header(c.kind(), c.Client, c.Seq, 32+len(c.Queue)+len(c.Payload)+len(c.DedupID))
-	e.string(c.Queue)
-	e.bytes(c.Payload)
-	e.string(c.DedupID)
-	e.int(c.Now)
-	return e.buf
+	e.String(c.Queue)
+	e.Blob(c.Payload)
+	e.String(c.DedupID)
+	e.Int(c.Now)
+	return e.Bytes()
 }
 
 // Encode implements Command.
 func (c Dequeue) Encode() []byte {
 	e := header(c.kind(), c.Client, c.Seq, 24+len(c.Queue))
-	e.string(c.Queue)
-	e.int(int64(c.Visibility))
-	e.int(c.Now)
-	return e.buf
+	e.String(c.Queue)
+	e.Int(int64(c.Visibility))
+	e.Int(c.Now)
+	return e.Bytes()
 }
 
 // Encode implements Command.
 func (c Ack) Encode() []byte {
 	e := header(c.kind(), c.Client, c.Seq, 10)
-	e.uint(c.Receipt)
-	return e.buf
+	e.Uint(c.Receipt)
+	return e.Bytes()
 }
 
 // Encode implements Command.
 func (c Nack) Encode() []byte {
 	e := header(c.kind(), c.Client, c.Seq, 10)
-	e.uint(c.Receipt)
-	return e.buf
+	e.Uint(c.Receipt)
+	return e.Bytes()
 }
 
 // Encode implements Command.
 func (c Tick) Encode() []byte {
-	e := &encoder{buf: make([]byte, 0, 11)}
-	e.byte(uint8(c.kind()))
-	e.int(c.Now)
-	return e.buf
+	e := newEncoder(11)
+	e.Byte(uint8(c.kind()))
+	e.Int(c.Now)
+	return e.Bytes()
 }
 
 // DecodeCommand reads a command written by Encode. It accepts only the
@@ -132,25 +132,25 @@ func (c Tick) Encode() []byte {
 // payload decodes as nil. Field values are not validated here; Apply
 // rejects them with an error naming the field.
 func DecodeCommand(b []byte) (Command, error) {
-	d := &decoder{buf: b}
+	d := newDecoder(b, 0)
 	var cmd Command
-	switch k := commandKind(d.byte()); k {
+	switch k := commandKind(d.Byte()); k {
 	case kindEnqueue:
-		cmd = Enqueue{Client: ClientID(d.string()), Seq: d.uint(), Queue: d.string(), Payload: d.bytes(), DedupID: d.string(), Now: d.int()}
+		cmd = Enqueue{Client: ClientID(d.String()), Seq: d.Uint(), Queue: d.String(), Payload: d.Blob(MaxWirePayload), DedupID: d.String(), Now: d.Int()}
 	case kindDequeue:
-		cmd = Dequeue{Client: ClientID(d.string()), Seq: d.uint(), Queue: d.string(), Visibility: d.duration(), Now: d.int()}
+		cmd = Dequeue{Client: ClientID(d.String()), Seq: d.Uint(), Queue: d.String(), Visibility: d.Duration(), Now: d.Int()}
 	case kindAck:
-		cmd = Ack{Client: ClientID(d.string()), Seq: d.uint(), Receipt: d.uint()}
+		cmd = Ack{Client: ClientID(d.String()), Seq: d.Uint(), Receipt: d.Uint()}
 	case kindNack:
-		cmd = Nack{Client: ClientID(d.string()), Seq: d.uint(), Receipt: d.uint()}
+		cmd = Nack{Client: ClientID(d.String()), Seq: d.Uint(), Receipt: d.Uint()}
 	case kindTick:
-		cmd = Tick{Now: d.int()}
+		cmd = Tick{Now: d.Int()}
 	default:
-		if d.err == nil {
-			d.fail("unknown command kind %d", k)
+		if d.Err() == nil {
+			d.Fail("unknown command kind %d", k)
 		}
 	}
-	if err := d.finish(); err != nil {
+	if err := d.Finish(); err != nil {
 		return nil, err
 	}
 	return cmd, nil

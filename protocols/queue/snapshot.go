@@ -26,57 +26,57 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 // payload); the in-flight messages by receipt (receipt, queue, id,
 // deliveries, deadline, payload); the CRC-32C, 4 bytes big-endian.
 func (m *Manager) Snapshot() []byte {
-	e := &encoder{buf: make([]byte, 0, 256)}
-	e.buf = append(e.buf, snapshotMagic...)
-	e.byte(snapshotVersion)
-	e.uint(m.lastIndex)
-	e.uint(m.lastTickIndex)
-	e.int(m.lastTickNow)
+	e := newEncoder(256)
+	e.Raw([]byte(snapshotMagic))
+	e.Byte(snapshotVersion)
+	e.Uint(m.lastIndex)
+	e.Uint(m.lastTickIndex)
+	e.Int(m.lastTickNow)
 	for _, v := range m.counters() {
-		e.uint(*v)
+		e.Uint(*v)
 	}
 	ids := slices.Sorted(maps.Keys(m.clients))
-	e.uint(uint64(len(ids)))
+	e.Uint(uint64(len(ids)))
 	for _, id := range ids {
 		c := m.clients[id]
-		e.string(string(id))
-		e.uint(c.lastSeq)
+		e.String(string(id))
+		e.Uint(c.lastSeq)
 		encodeResult(e, c.result)
 	}
 	keys := slices.SortedFunc(maps.Keys(m.dedup), compareDedupKey)
-	e.uint(uint64(len(keys)))
+	e.Uint(uint64(len(keys)))
 	for _, k := range keys {
 		d := m.dedup[k]
-		e.string(k.queue)
-		e.string(k.id)
-		e.uint(d.id)
-		e.int(d.at)
+		e.String(k.queue)
+		e.String(k.id)
+		e.Uint(d.id)
+		e.Int(d.at)
 	}
 	names := m.Queues()
-	e.uint(uint64(len(names)))
+	e.Uint(uint64(len(names)))
 	for _, name := range names {
 		q := m.queues[name]
 		ready := q.readyInOrder()
-		e.string(name)
-		e.uint(uint64(len(ready)))
+		e.String(name)
+		e.Uint(uint64(len(ready)))
 		for _, msg := range ready {
-			e.uint(msg.id)
-			e.uint(uint64(msg.deliveries))
-			e.bytes(msg.payload)
+			e.Uint(msg.id)
+			e.Uint(uint64(msg.deliveries))
+			e.Blob(msg.payload)
 		}
 	}
 	receipts := slices.Sorted(maps.Keys(m.receipts))
-	e.uint(uint64(len(receipts)))
+	e.Uint(uint64(len(receipts)))
 	for _, r := range receipts {
 		msg := m.receipts[r]
-		e.uint(r)
-		e.string(msg.q.name)
-		e.uint(msg.id)
-		e.uint(uint64(msg.deliveries))
-		e.int(msg.deadline)
-		e.bytes(msg.payload)
+		e.Uint(r)
+		e.String(msg.q.name)
+		e.Uint(msg.id)
+		e.Uint(uint64(msg.deliveries))
+		e.Int(msg.deadline)
+		e.Blob(msg.payload)
 	}
-	return binary.BigEndian.AppendUint32(e.buf, crc32.Checksum(e.buf, crcTable))
+	return binary.BigEndian.AppendUint32(e.Bytes(), crc32.Checksum(e.Bytes(), crcTable))
 }
 
 func compareDedupKey(a, b dedupKey) int {
@@ -113,55 +113,55 @@ func (m *Manager) Restore(b []byte) error {
 		return fmt.Errorf("%w: bad snapshot magic or version", ErrMalformed)
 	}
 	n := New(m.cfg)
-	d := &decoder{buf: body, pos: len(snapshotMagic) + 1}
-	n.lastIndex, n.lastTickIndex, n.lastTickNow = d.uint(), d.uint(), d.int()
+	d := newDecoder(body, len(snapshotMagic)+1)
+	n.lastIndex, n.lastTickIndex, n.lastTickNow = d.Uint(), d.Uint(), d.Int()
 	n.index = n.lastIndex
 	for _, v := range n.counters() {
-		*v = d.uint()
+		*v = d.Uint()
 	}
 	seen := make(map[uint64]bool)
 	claim := func(id uint64) {
 		if id == 0 || id > n.lastIndex || seen[id] {
-			d.fail("bad or repeated id %d", id)
+			d.Fail("bad or repeated id %d", id)
 		}
 		seen[id] = true
 	}
 	var prevClient string
-	for i, cnt := 0, d.count(3); i < cnt && d.err == nil; i++ {
-		id := d.string()
-		c := &client{lastSeq: d.uint(), result: decodeResult(d)}
+	for i, cnt := 0, d.Count(3); i < cnt && d.Err() == nil; i++ {
+		id := d.String()
+		c := &client{lastSeq: d.Uint(), result: decodeResult(d)}
 		if i > 0 && id <= prevClient {
-			d.fail("clients out of order")
+			d.Fail("clients out of order")
 		}
 		prevClient = id
 		n.clients[ClientID(id)] = c
 	}
 	var prevKey dedupKey
-	for i, cnt := 0, d.count(4); i < cnt && d.err == nil; i++ {
-		k := dedupKey{queue: d.string(), id: d.string()}
-		e := dedupEntry{id: d.uint(), at: d.int()}
+	for i, cnt := 0, d.Count(4); i < cnt && d.Err() == nil; i++ {
+		k := dedupKey{queue: d.String(), id: d.String()}
+		e := dedupEntry{id: d.Uint(), at: d.Int()}
 		if i > 0 && compareDedupKey(prevKey, k) >= 0 {
-			d.fail("dedup entries out of order")
+			d.Fail("dedup entries out of order")
 		}
 		prevKey = k
 		n.dedup[k] = e
 		n.dedupAge.push(dedupItem{key: k, dedupEntry: e})
 	}
 	prevName := ""
-	for i, cnt := 0, d.count(2); i < cnt && d.err == nil; i++ {
-		name := d.string()
+	for i, cnt := 0, d.Count(2); i < cnt && d.Err() == nil; i++ {
+		name := d.String()
 		if name <= prevName || validQueue("Restore", name) != nil {
-			d.fail("bad queue name %q", name)
+			d.Fail("bad queue name %q", name)
 		}
 		prevName = name
 		q := n.queue(name)
 		var prevID uint64
-		for j, mc := 0, d.count(3); j < mc && d.err == nil; j++ {
-			msg := &message{id: d.uint(), q: q, hidx: -1}
-			del := d.uint()
-			msg.payload = d.bytes()
+		for j, mc := 0, d.Count(3); j < mc && d.Err() == nil; j++ {
+			msg := &message{id: d.Uint(), q: q, hidx: -1}
+			del := d.Uint()
+			msg.payload = d.Blob(MaxWirePayload)
 			if msg.id <= prevID || del > 1<<32-1 {
-				d.fail("bad ready message %d", msg.id)
+				d.Fail("bad ready message %d", msg.id)
 			}
 			claim(msg.id)
 			prevID, msg.deliveries = msg.id, uint32(del)
@@ -170,13 +170,13 @@ func (m *Manager) Restore(b []byte) error {
 		}
 	}
 	var prevR uint64
-	for i, cnt := 0, d.count(6); i < cnt && d.err == nil; i++ {
-		r, name := d.uint(), d.string()
-		msg := &message{receipt: r, id: d.uint(), hidx: -1}
-		del := d.uint()
-		msg.deadline, msg.payload = d.int(), d.bytes()
+	for i, cnt := 0, d.Count(6); i < cnt && d.Err() == nil; i++ {
+		r, name := d.Uint(), d.String()
+		msg := &message{receipt: r, id: d.Uint(), hidx: -1}
+		del := d.Uint()
+		msg.deadline, msg.payload = d.Int(), d.Blob(MaxWirePayload)
 		if r <= prevR || r > n.lastIndex || del == 0 || del > 1<<32-1 || validQueue("Restore", name) != nil {
-			d.fail("bad in-flight message at receipt %d", r)
+			d.Fail("bad in-flight message at receipt %d", r)
 			break
 		}
 		claim(msg.id)
@@ -187,7 +187,7 @@ func (m *Manager) Restore(b []byte) error {
 		n.inflight.push(msg)
 		n.stats.InFlight++
 	}
-	if err := d.finish(); err != nil {
+	if err := d.Finish(); err != nil {
 		return err
 	}
 	for _, name := range n.Queues() {
