@@ -284,15 +284,15 @@ func (c *ScriptedClient) run() {
 		st := c.script.Steps[c.pc]
 		switch st.Kind {
 		case StepOpen:
-			c.send(locks.OpOpen, lockmgr.OpenSession{Client: c.id, TTL: st.TTL})
+			c.send(lockmgr.OpenSession{Client: c.id, TTL: st.TTL})
 		case StepAcquire:
-			c.send(locks.OpAcquire, lockmgr.Acquire{Resource: st.Resource, Mode: st.Mode, Wait: st.Wait})
+			c.send(lockmgr.Acquire{Resource: st.Resource, Mode: st.Mode, Wait: st.Wait})
 		case StepRelease:
 			if st.IfHeld && !c.Holds(st.Resource) {
 				c.pc++
 				continue
 			}
-			c.send(locks.OpRelease, lockmgr.Release{Resource: st.Resource})
+			c.send(lockmgr.Release{Resource: st.Resource})
 		case StepSleep:
 			c.sleep(st.Delay)
 		case StepUntil:
@@ -316,22 +316,9 @@ func (c *ScriptedClient) sleep(d time.Duration) {
 }
 
 // send starts the request of the running step.
-func (c *ScriptedClient) send(kind locks.OpKind, cmd lockmgr.Command) {
+func (c *ScriptedClient) send(cmd lockmgr.Command) {
 	c.seq++
-	op := locks.Op{Client: c.id, Seq: c.seq, Kind: kind, Session: c.session}
-	switch x := cmd.(type) {
-	case lockmgr.OpenSession:
-		x.Client, x.Seq = c.id, c.seq
-		cmd = x
-	case lockmgr.Acquire:
-		x.Client, x.Seq, x.Session = c.id, c.seq, c.session
-		op.Resource, op.Mode, op.Wait = x.Resource, x.Mode, x.Wait
-		cmd = x
-	case lockmgr.Release:
-		x.Client, x.Seq, x.Session = c.id, c.seq, c.session
-		op.Resource = x.Resource
-		cmd = x
-	}
+	cmd, op := locks.Stamp(cmd, c.id, c.seq, c.session)
 	c.cur = &Outcome{Step: c.pc, Op: op, Invoked: c.env.Now()}
 	c.curCmd = cmd.Encode()
 	c.queued = 0

@@ -139,7 +139,7 @@ func (c *Client) Start(env nodes.Env) {
 	c.id = lockmgr.ClientID(env.ID())
 	c.seq = c.nextEpoch() << 32
 	c.target = env.Rand().IntN(len(c.cfg.Servers))
-	c.send(Op{Kind: OpOpen}, lockmgr.OpenSession{TTL: c.cfg.TTL})
+	c.send(lockmgr.OpenSession{TTL: c.cfg.TTL})
 }
 
 func (c *Client) nextEpoch() uint64 {
@@ -157,26 +157,34 @@ func (c *Client) nextEpoch() uint64 {
 	return epoch
 }
 
-// send starts a new request.
-func (c *Client) send(op Op, cmd lockmgr.Command) {
-	c.seq++
-	op.Client, op.Seq, op.Session = c.id, c.seq, c.session
+// Stamp fills in a client command's identity — client, sequence number
+// and session — and returns it with the Op that records it in a history.
+// Other commands come back unchanged, with a zero Op.
+func Stamp(cmd lockmgr.Command, client lockmgr.ClientID, seq uint64, session lockmgr.SessionID) (lockmgr.Command, Op) {
+	op := Op{Client: client, Seq: seq, Session: session}
 	switch x := cmd.(type) {
 	case lockmgr.OpenSession:
-		x.Client, x.Seq = c.id, c.seq
-		cmd = x
+		x.Client, x.Seq = client, seq
+		op.Kind, cmd = OpOpen, x
 	case lockmgr.KeepAlive:
-		x.Client, x.Seq, x.Session = c.id, c.seq, c.session
-		cmd = x
+		x.Client, x.Seq, x.Session = client, seq, session
+		op.Kind, cmd = OpKeepAlive, x
 	case lockmgr.Acquire:
-		x.Client, x.Seq, x.Session = c.id, c.seq, c.session
-		op.Resource, op.Mode, op.Wait = x.Resource, x.Mode, x.Wait
+		x.Client, x.Seq, x.Session = client, seq, session
+		op.Kind, op.Resource, op.Mode, op.Wait = OpAcquire, x.Resource, x.Mode, x.Wait
 		cmd = x
 	case lockmgr.Release:
-		x.Client, x.Seq, x.Session = c.id, c.seq, c.session
-		op.Resource = x.Resource
+		x.Client, x.Seq, x.Session = client, seq, session
+		op.Kind, op.Resource = OpRelease, x.Resource
 		cmd = x
 	}
+	return cmd, op
+}
+
+// send starts a new request.
+func (c *Client) send(cmd lockmgr.Command) {
+	c.seq++
+	cmd, op := Stamp(cmd, c.id, c.seq, c.session)
 	c.cur, c.curCmd = &op, cmd.Encode()
 	if c.cfg.Recorder != nil {
 		c.cfg.Recorder.Invoke(op)
@@ -311,7 +319,7 @@ func (c *Client) complete(res lockmgr.Result) {
 		// The session expired (this client was cut off for a TTL): its
 		// locks are gone. Start over with a new session.
 		c.held, c.session = "", 0
-		c.send(Op{Kind: OpOpen}, lockmgr.OpenSession{TTL: c.cfg.TTL})
+		c.send(lockmgr.OpenSession{TTL: c.cfg.TTL})
 		return
 	}
 	switch op.Kind {
@@ -341,9 +349,9 @@ func (c *Client) next() {
 	}
 	switch {
 	case c.env.Now().Sub(c.renewed) > c.cfg.TTL/3:
-		c.send(Op{Kind: OpKeepAlive}, lockmgr.KeepAlive{})
+		c.send(lockmgr.KeepAlive{})
 	case c.held != "":
-		c.send(Op{Kind: OpRelease}, lockmgr.Release{Resource: c.held})
+		c.send(lockmgr.Release{Resource: c.held})
 	default:
 		mode := lockmgr.Exclusive
 		if c.env.Rand().Float64() < c.cfg.Shared {
@@ -356,7 +364,7 @@ func (c *Client) next() {
 			n = uint64(c.env.Rand().IntN(c.cfg.Resources))
 		}
 		res := lockmgr.Resource(fmt.Sprintf("r%d", n))
-		c.send(Op{Kind: OpAcquire}, lockmgr.Acquire{Resource: res, Mode: mode, Wait: c.cfg.Wait})
+		c.send(lockmgr.Acquire{Resource: res, Mode: mode, Wait: c.cfg.Wait})
 	}
 }
 
