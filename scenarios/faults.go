@@ -32,6 +32,10 @@ func describe(f *spec.Fault) (kind, target string) {
 		return "bridge", fmt.Sprintf("%v <%s> %v", f.Bridge.A, f.Bridge.Node, f.Bridge.B)
 	case f.Heal:
 		return "heal", ""
+	case f.Join != "":
+		return "join", f.Join
+	case f.Leave != "":
+		return "leave", f.Leave
 	case f.Clog != nil:
 		return "clog", f.Clog.From + "->" + f.Clog.To
 	case f.Skew != nil:
@@ -67,7 +71,7 @@ func (run *Run) schedule(i int, f *spec.Fault) error {
 	rec := len(run.faults)
 	run.faults = append(run.faults, FaultRecord{Index: i, Line: f.Line, Kind: kind, Target: target, Note: "never applied: its time or trigger never came"})
 	fire := func(w *sim.World) { run.apply(rec, f) }
-	w := run.Locks.World
+	w := run.World()
 	switch {
 	case f.At != nil:
 		w.At(f.At.D(), kind, fire)
@@ -85,16 +89,16 @@ func (run *Run) schedule(i int, f *spec.Fault) error {
 // holds.
 func (run *Run) arm(t *spec.Trigger, kind string, fire func(*sim.World)) {
 	fired := false
-	run.Locks.World.OnEvent(func(w *sim.World) {
+	run.World().OnEvent(func(w *sim.World) {
 		if fired || w.Now() < t.After.D() {
 			return
 		}
 		switch {
 		case t.Ops > 0:
-			if run.Locks.History.Completed < t.Ops {
+			if run.svc.completed() < t.Ops {
 				return
 			}
-		case run.Locks.Leader() == "":
+		case run.svc.currentLeader() == "":
 			return
 		}
 		fired = true
@@ -109,11 +113,10 @@ func (run *Run) resolve(target string, wantUp bool) (nodes.NodeID, string) {
 	if !ok {
 		return nodes.NodeID(target), ""
 	}
-	ls := run.Locks
-	leader := ls.Leader()
+	leader := run.svc.currentLeader()
 	var pool []nodes.NodeID
-	for _, id := range ls.Servers {
-		if ls.World.Up(id) != wantUp {
+	for _, id := range run.svc.servers() {
+		if run.World().Up(id) != wantUp {
 			continue
 		}
 		switch role {
@@ -140,7 +143,7 @@ func (run *Run) resolve(target string, wantUp bool) (nodes.NodeID, string) {
 
 // apply carries out fault rec now, and schedules its end.
 func (run *Run) apply(rec int, f *spec.Fault) {
-	w := run.Locks.World
+	w := run.World()
 	r := &run.faults[rec]
 	r.Start, r.Note = w.Now(), ""
 	end, err := run.act(f, r)
@@ -171,7 +174,7 @@ func window(w *sim.World, f *spec.Fault) time.Duration {
 }
 
 func (run *Run) act(f *spec.Fault, r *FaultRecord) (time.Duration, error) {
-	w := run.Locks.World
+	w := run.World()
 	switch {
 	case f.Crash != "":
 		return run.crash(f)
@@ -196,6 +199,8 @@ func (run *Run) act(f *spec.Fault, r *FaultRecord) (time.Duration, error) {
 	case f.Heal:
 		w.Heal()
 		return 0, nil
+	case f.Join != "" || f.Leave != "":
+		return 0, run.ringChange(f)
 	case f.Skew != nil:
 		id, why := run.resolve(f.Skew.Node, true)
 		if why != "" {
@@ -220,12 +225,12 @@ func (run *Run) act(f *spec.Fault, r *FaultRecord) (time.Duration, error) {
 }
 
 func (run *Run) crash(f *spec.Fault) (time.Duration, error) {
-	w := run.Locks.World
+	w := run.World()
 	id, why := run.resolve(f.Crash, true)
 	if why != "" {
 		return 0, fmt.Errorf("%s", why)
 	}
-	run.Locks.noteCrash(id)
+	run.svc.noteCrash(id)
 	if err := w.Crash(id); err != nil {
 		return 0, err
 	}
@@ -240,7 +245,7 @@ func (run *Run) crash(f *spec.Fault) (time.Duration, error) {
 // restart boots a named node, or every node a selector crashed that is
 // still down.
 func (run *Run) restart(target string) error {
-	w := run.Locks.World
+	w := run.World()
 	if !strings.Contains(target, "(") {
 		return w.Restart(nodes.NodeID(target))
 	}
@@ -278,7 +283,7 @@ func ids(names []string) []nodes.NodeID {
 }
 
 func (run *Run) partition(f *spec.Fault, r *FaultRecord) (time.Duration, error) {
-	w := run.Locks.World
+	w := run.World()
 	switch {
 	case f.Partition != nil:
 		for i := range f.Partition {
@@ -318,7 +323,7 @@ func (run *Run) partition(f *spec.Fault, r *FaultRecord) (time.Duration, error) 
 // linkWindow raises loss, duplication or reordering on all links or one
 // link until the window ends, then puts the previous behaviour back.
 func (run *Run) linkWindow(f *spec.Fault) (time.Duration, error) {
-	w := run.Locks.World
+	w := run.World()
 	var from, to nodes.NodeID
 	if f.Link != nil {
 		from, to = nodes.NodeID(f.Link.From), nodes.NodeID(f.Link.To)
@@ -360,7 +365,7 @@ func (run *Run) linkWindow(f *spec.Fault) (time.Duration, error) {
 }
 
 func (run *Run) diskFault(f *spec.Fault) (time.Duration, error) {
-	w := run.Locks.World
+	w := run.World()
 	id, why := run.resolve(f.DiskFault.Node, true)
 	if why != "" {
 		return 0, fmt.Errorf("%s", why)
@@ -403,7 +408,7 @@ func (run *Run) scheduleSwarm(seed sim.Seed) error {
 	if span := sw.Every.Max.D() - sw.Every.Min.D(); span > 0 {
 		every += time.Duration(r.Int64N(int64(span)))
 	}
-	w := run.Locks.World
+	w := run.World()
 	all := w.Nodes()
 	base, err := w.Link(all[0], all[len(all)-1])
 	if err != nil {
@@ -429,7 +434,7 @@ func (run *Run) scheduleSwarm(seed sim.Seed) error {
 	}
 	ch := sim.Chaos{
 		Every: every, Crashes: on["crash"], Partitions: on["partition"], Pauses: on["pause"],
-		Clogs: on["clog"], Clocks: on["clock"], Disk: on["disk"], Nodes: run.Locks.Servers,
+		Clogs: on["clog"], Clocks: on["clock"], Disk: on["disk"], Nodes: run.svc.servers(),
 	}
 	if !(ch.Crashes || ch.Partitions || ch.Pauses || ch.Clogs || ch.Clocks || ch.Disk) {
 		return nil

@@ -47,6 +47,9 @@ type Result struct {
 	// Locks are the lock table's counters (nil when the run has no lock
 	// service, or it ended in a panic).
 	Locks *LockStats `json:"locks,omitempty"`
+	// Queues sums up a queue run (nil when the run has no queue service,
+	// or it ended in a panic).
+	Queues *QueueStats `json:"queues,omitempty"`
 	// Linearization is porcupine's account of a history that is not
 	// linearizable (or whose check ran out of time), for its
 	// visualisation. It lives in memory only: not in the JSON.

@@ -38,11 +38,13 @@ type ExtraCheck struct {
 	Check func(run *Run) error
 }
 
-// Run is one scenario running on one seed: the lock cluster it built and
-// the fault records it keeps.
+// Run is one scenario running on one seed: the cluster it built (Locks or
+// Queues, the one the scenario sizes) and the fault records it keeps.
 type Run struct {
 	Scenario *spec.Scenario
 	Locks    *LockSim
+	Queues   *QueueSim
+	svc      service
 	faults   []FaultRecord
 	rng      *rand.Rand
 	// crashedBy remembers, per fault index, the node a selector crashed,
@@ -50,6 +52,31 @@ type Run struct {
 	crashedBy map[string][]nodes.NodeID
 	swarm     []string
 }
+
+// service is what the runner needs of a simulated service, whichever it
+// is.
+type service interface {
+	world() *sim.World
+	servers() []nodes.NodeID
+	currentLeader() nodes.NodeID
+	completed() int
+	noteCrash(id nodes.NodeID)
+}
+
+func (ls *LockSim) world() *sim.World            { return ls.World }
+func (ls *LockSim) servers() []nodes.NodeID      { return ls.Servers }
+func (ls *LockSim) currentLeader() nodes.NodeID  { return ls.Leader() }
+func (ls *LockSim) completed() int               { return ls.History.Completed }
+func (qs *QueueSim) world() *sim.World           { return qs.World }
+func (qs *QueueSim) servers() []nodes.NodeID     { return qs.Servers }
+func (qs *QueueSim) currentLeader() nodes.NodeID { return qs.Leader() }
+func (qs *QueueSim) completed() int              { return qs.History.Completed }
+
+// World returns the simulated world the run built.
+func (run *Run) World() *sim.World { return run.svc.world() }
+
+// Servers returns the run's server nodes.
+func (run *Run) Servers() []nodes.NodeID { return run.svc.servers() }
 
 // RunScenario runs s on one seed and checks it: Raft and lock safety after
 // every event (as s.Check asks), liveness after the last fault, and the
@@ -60,7 +87,7 @@ func RunScenario(s *spec.Scenario, opts RunOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := run.Locks.World
+	w := run.World()
 	if opts.Trace != nil {
 		w.Trace().Stream(opts.Trace)
 		w.SetMessageDescriber(func(m nodes.Message) string { return fmt.Sprint(m) })
@@ -83,15 +110,10 @@ func RunScenario(s *spec.Scenario, opts RunOptions) (*Result, error) {
 // Build compiles s into a simulated world for seed, with its faults
 // scheduled, without running it.
 func Build(s *spec.Scenario, seed sim.Seed) (*Run, error) {
-	c, err := lockCluster(s, seed)
-	if err != nil {
+	run := &Run{Scenario: s, rng: seed.Stream("scenario"), crashedBy: map[string][]nodes.NodeID{}}
+	if err := run.buildService(seed); err != nil {
 		return nil, fmt.Errorf("scenario %s: %w", s.Name, err)
 	}
-	ls, err := NewLockSim(c)
-	if err != nil {
-		return nil, fmt.Errorf("scenario %s: %w", s.Name, err)
-	}
-	run := &Run{Scenario: s, Locks: ls, rng: seed.Stream("scenario"), crashedBy: map[string][]nodes.NodeID{}}
 	for i := range s.Faults {
 		if err := run.schedule(i, &s.Faults[i]); err != nil {
 			return nil, fmt.Errorf("scenario %s: faults[%d]: %w", s.Name, i, err)
@@ -102,10 +124,37 @@ func Build(s *spec.Scenario, seed sim.Seed) (*Run, error) {
 			return nil, fmt.Errorf("scenario %s: swarm: %w", s.Name, err)
 		}
 	}
-	if run.checks()[spec.CheckLiveness] {
-		ls.World.At(s.Duration.D()-settle(s), "heal-all", run.healAll)
+	if on := run.checks(); on[spec.CheckLiveness] || on[spec.CheckAtLeastOnce] {
+		run.World().At(s.Duration.D()-settle(s), "heal-all", run.healAll)
 	}
 	return run, nil
+}
+
+// buildService builds the cluster of the service the scenario sizes.
+func (run *Run) buildService(seed sim.Seed) error {
+	s := run.Scenario
+	if s.Cluster.Queues > 0 {
+		c, err := queueCluster(s, seed)
+		if err != nil {
+			return err
+		}
+		qs, err := NewQueueSim(c)
+		if err != nil {
+			return err
+		}
+		run.Queues, run.svc = qs, qs
+		return nil
+	}
+	c, err := lockCluster(s, seed)
+	if err != nil {
+		return err
+	}
+	ls, err := NewLockSim(c)
+	if err != nil {
+		return err
+	}
+	run.Locks, run.svc = ls, ls
+	return nil
 }
 
 func (run *Run) checks() map[string]bool {
@@ -122,7 +171,7 @@ func (run *Run) checks() map[string]bool {
 func (run *Run) executeSafely(opts RunOptions) (res *Result) {
 	defer func() {
 		if p := recover(); p != nil {
-			w := run.Locks.World
+			w := run.World()
 			res = &Result{Scenario: run.Scenario.Name, File: run.Scenario.File, Seed: uint64(opts.Seed)}
 			res.fail(&Failure{Check: "panic", At: w.Now(), Event: w.Stats().Events, Message: fmt.Sprint(p)})
 			res.TraceHash, res.Virtual, res.Stats = w.Trace().HashString(), w.Now(), w.Stats()
@@ -134,6 +183,9 @@ func (run *Run) executeSafely(opts RunOptions) (res *Result) {
 
 // execute runs the world to the end and fills in the result.
 func (run *Run) execute(opts RunOptions) *Result {
+	if run.Queues != nil {
+		return run.executeQueues(opts)
+	}
 	s, ls := run.Scenario, run.Locks
 	on := run.checks()
 	res := &Result{Scenario: s.Name, File: s.File, Seed: uint64(opts.Seed), Passed: true}
@@ -189,7 +241,7 @@ func (run *Run) healAll(w *sim.World) {
 		_ = w.Resume(id) // an error means it was not paused
 		_ = w.SetDisk(id, disk)
 	}
-	for _, id := range run.Locks.Servers {
+	for _, id := range run.svc.servers() {
 		if !w.Up(id) {
 			_ = w.Restart(id)
 		}

@@ -186,3 +186,21 @@ func (w *World) NodeDisk(id nodes.NodeID) (nodes.Disk, error) {
 	}
 	return p.disk, nil
 }
+
+// Inject delivers m to node id now, as a message from itself: the
+// operator's control plane (a ring change, an admin command), which no
+// network fault delays or drops. It is traced like any delivery. The node
+// must be up.
+func (w *World) Inject(id nodes.NodeID, m nodes.Message) error {
+	p, err := w.proc("inject", id)
+	if err != nil {
+		return err
+	}
+	if !p.up {
+		return fmt.Errorf("inject %s into %s: node is down", nodes.TypeName(m.Type()), id)
+	}
+	w.msgSeq++
+	w.traceMsg(TraceSend, p.idx, p.idx, m, w.msgSeq)
+	w.push(event{at: w.now, kind: evDeliver, node: p.idx, from: p.idx, msg: m, ref: w.msgSeq, inc: p.incarnation})
+	return nil
+}

@@ -110,7 +110,7 @@ func runReplay(cmd *cobra.Command, path string, f replayFlags) error {
 		}
 		if f.diagram != "" {
 			if diagram == nil {
-				diagram = newDiagram(path, f, run.Locks.Servers)
+				diagram = newDiagram(path, f, run.Servers())
 			}
 			diagram.Add(r, m)
 		}
@@ -206,10 +206,12 @@ func narrator(out io.Writer, f replayFlags) func(*sim.Record, nodes.Message, *sc
 			return
 		}
 		role := "-"
-		if srv := run.Locks.Server(r.Node); srv != nil {
-			st := srv.Raft().Status()
+		if run.Locks != nil && run.Locks.Server(r.Node) != nil {
+			st := run.Locks.Server(r.Node).Raft().Status()
 			role = fmt.Sprintf("%s/%d", st.Role, st.Term)
-		} else if r.Node != "" && !run.Locks.World.Up(r.Node) {
+		} else if run.Queues != nil && run.Queues.Server(r.Node) != nil {
+			role = fmt.Sprintf("epoch %d, %d groups", run.Queues.Server(r.Node).Epoch(), len(run.Queues.Server(r.Node).Groups()))
+		} else if r.Node != "" && !run.World().Up(r.Node) {
 			role = "down"
 		}
 		node := string(r.Node)

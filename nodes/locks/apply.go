@@ -15,7 +15,7 @@ import (
 func (s *Server) ready() {
 	for s.raft.HasReady() {
 		rd := s.raft.Ready()
-		if err := s.store.save(&rd); err != nil {
+		if err := persist(s.store, &rd); err != nil {
 			panic(fmt.Sprintf("locks %s: %v", s.env.ID(), err))
 		}
 		// Only now, with the Ready durable, may anything be sent.
@@ -270,7 +270,7 @@ func (s *Server) maybeCompact() {
 		panic(fmt.Sprintf("locks %s: entries after snapshot %d: %v", s.env.ID(), snap.Index, err))
 	}
 	hs := raft.HardState{Term: st.Term, Vote: st.Vote, Commit: st.Commit}
-	if err := s.store.compact(snap, hs, after); err != nil {
+	if err := compactStorage(s.store, snap, hs, after); err != nil {
 		panic(fmt.Sprintf("locks %s: %v", s.env.ID(), err))
 	}
 	s.env.Logf("snapshot at %d", snap.Index)

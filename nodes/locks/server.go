@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/distsync/distsync/nodes"
+	"github.com/distsync/distsync/nodes/internal/raftstore"
 	"github.com/distsync/distsync/protocols/lockmgr"
 	"github.com/distsync/distsync/protocols/raft"
 )
@@ -99,7 +100,7 @@ type Server struct {
 	env     nodes.Env
 	raft    *raft.RawNode
 	mgr     *lockmgr.Manager
-	store   *storage
+	store   *raftstore.Store
 	applied uint64
 	role    raft.Role
 	lead    raft.NodeID
@@ -155,11 +156,12 @@ func (s *Server) Start(env nodes.Env) {
 	}
 	s.pending = map[lockmgr.ClientID]pendingReq{}
 	s.reads = map[uint64]*pendingRead{}
-	store, st, err := openStorage(env.Disk())
+	store, rec, err := raftstore.Open(env.Disk(), walOptions)
 	if err != nil {
-		panic(fmt.Sprintf("locks %s: %v", env.ID(), err))
+		panic(fmt.Sprintf("locks %s: lock storage: %v", env.ID(), err))
 	}
 	s.store = store
+	st := rec.Groups[lockGroup] // the zero Storage on a fresh node
 	s.mgr = lockmgr.New(s.cfg.Locks)
 	if st.Snapshot.Index > 0 {
 		if err := s.mgr.Restore(st.Snapshot.Data); err != nil {

@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/distsync/distsync/nodes"
+	"github.com/distsync/distsync/nodes/internal/raftstore"
 	"github.com/distsync/distsync/protocols/raft"
 	"github.com/distsync/distsync/sim"
 )
@@ -37,20 +38,29 @@ func ents(term uint64, from, to uint64) []raft.Entry {
 	return out
 }
 
+// openStorage opens the lock server's store and returns its group's state.
+func openStorage(t *testing.T, disk nodes.Disk) (*raftstore.Store, raft.Storage) {
+	t.Helper()
+	s, rec, err := raftstore.Open(disk, walOptions)
+	require.NoError(t, err)
+	for _, key := range rec.Keys() {
+		require.Equal(t, lockGroup, key, "a lock server's log holds one group")
+	}
+	return s, rec.Groups[lockGroup]
+}
+
 func TestStorageReplaysTheLatestStateAndReplacesSuffixes(t *testing.T) {
 	w, disk := simDisk(t)
-	s, st, err := openStorage(disk())
-	require.NoError(t, err)
+	s, st := openStorage(t, disk())
 	require.Empty(t, st.Entries)
-	require.NoError(t, s.save(&raft.Ready{Entries: ents(1, 1, 10), HardState: &raft.HardState{Term: 1, Vote: "n1", Commit: 5}, MustSync: true}))
+	require.NoError(t, persist(s, &raft.Ready{Entries: ents(1, 1, 10), HardState: &raft.HardState{Term: 1, Vote: "n1", Commit: 5}, MustSync: true}))
 	// A new leader overwrites 6..10 with a shorter suffix of term 2.
-	require.NoError(t, s.save(&raft.Ready{Entries: ents(2, 6, 8), HardState: &raft.HardState{Term: 2, Commit: 7}, MustSync: true}))
-	// Unsynced: lost at the crash.
-	require.NoError(t, s.save(&raft.Ready{Entries: ents(2, 9, 9)}))
+	require.NoError(t, persist(s, &raft.Ready{Entries: ents(2, 6, 8), HardState: &raft.HardState{Term: 2, Commit: 7}, MustSync: true}))
+	// Unsynced (MustSync is false): lost at the crash.
+	require.NoError(t, persist(s, &raft.Ready{Entries: ents(2, 9, 9)}))
 	require.NoError(t, w.Crash("n1"))
 
-	_, st, err = openStorage(disk())
-	require.NoError(t, err)
+	_, st = openStorage(t, disk())
 	require.Equal(t, raft.HardState{Term: 2, Commit: 7}, st.HardState)
 	require.Len(t, st.Entries, 8)
 	require.Equal(t, uint64(1), st.Entries[4].Term)
@@ -60,19 +70,17 @@ func TestStorageReplaysTheLatestStateAndReplacesSuffixes(t *testing.T) {
 
 func TestStorageCompactionKeepsSnapshotAndLaterEntries(t *testing.T) {
 	w, disk := simDisk(t)
-	s, _, err := openStorage(disk())
-	require.NoError(t, err)
-	require.NoError(t, s.save(&raft.Ready{Entries: ents(1, 1, 100), HardState: &raft.HardState{Term: 1, Commit: 100}, MustSync: true}))
+	s, _ := openStorage(t, disk())
+	require.NoError(t, persist(s, &raft.Ready{Entries: ents(1, 1, 100), HardState: &raft.HardState{Term: 1, Commit: 100}, MustSync: true}))
 	snap := raft.Snapshot{Index: 90, Term: 1, Data: []byte("lock table at 90")}
-	require.NoError(t, s.compact(snap, raft.HardState{Term: 1, Commit: 100}, ents(1, 91, 100)))
-	require.NoError(t, s.save(&raft.Ready{Entries: ents(1, 101, 105), MustSync: true}))
+	require.NoError(t, compactStorage(s, snap, raft.HardState{Term: 1, Commit: 100}, ents(1, 91, 100)))
+	require.NoError(t, persist(s, &raft.Ready{Entries: ents(1, 101, 105), MustSync: true}))
 	before, err := disk().List()
 	require.NoError(t, err)
 	require.Len(t, before, 1, "older segments were removed")
 	require.NoError(t, w.Crash("n1"))
 
-	_, st, err := openStorage(disk())
-	require.NoError(t, err)
+	_, st := openStorage(t, disk())
 	require.Equal(t, snap, st.Snapshot)
 	require.Len(t, st.Entries, 15)
 	require.Equal(t, uint64(91), st.Entries[0].Index)

@@ -3,8 +3,9 @@ package queue
 import "time"
 
 // Command is one queue command, as proposed to and applied from the Raft
-// log. The set is closed: Enqueue, Dequeue, Ack, Nack and Tick. Each has a
-// canonical binary encoding (Encode), read back by DecodeCommand.
+// log. The set is closed: Enqueue, Dequeue, Ack, Nack, Tick, Seal and
+// Import. Each has a canonical binary encoding (Encode), read back by
+// DecodeCommand.
 type Command interface {
 	// Encode returns the canonical encoding.
 	Encode() []byte
@@ -22,10 +23,12 @@ const (
 	kindAck
 	kindNack
 	kindTick
+	kindSeal
+	kindImport
 )
 
-// Enqueue appends Payload to Queue; the Result's ID is the entry's log
-// index. A non-empty DedupID makes a repeat within Config.DedupWindow of
+// Enqueue appends Payload to Queue; the Result's ID is the new message's
+// id, MakeID(Config.IDPrefix, log index). A non-empty DedupID makes a repeat within Config.DedupWindow of
 // command time return the original id instead. Now is the leader's clock
 // (unix nanoseconds) when it proposed the command.
 type Enqueue struct {
@@ -64,9 +67,19 @@ type Nack struct {
 }
 
 // Tick is proposed by the leader periodically with its clock: every
-// delivery whose deadline is <= Now expires.
+// delivery whose deadline is <= Now expires. After a Seal it is a no-op.
 type Tick struct {
 	Now int64
+}
+
+// Seal freezes the partition because its queue moves to a new placement
+// at ring epoch Epoch: afterwards every new client command and Import is
+// rejected with ErrMoved, Tick does nothing, and the frozen state can be
+// read out with Manager.Export. A retry of a client's last command still
+// returns its cached Result. A second Seal is a no-op; the Result's ID is
+// the epoch of the first.
+type Seal struct {
+	Epoch uint64
 }
 
 func (Enqueue) kind() commandKind { return kindEnqueue }
@@ -74,6 +87,8 @@ func (Dequeue) kind() commandKind { return kindDequeue }
 func (Ack) kind() commandKind     { return kindAck }
 func (Nack) kind() commandKind    { return kindNack }
 func (Tick) kind() commandKind    { return kindTick }
+func (Seal) kind() commandKind    { return kindSeal }
+func (Import) kind() commandKind  { return kindImport }
 
 // header starts the encoding of a client command.
 func header(k commandKind, client ClientID, seq uint64, extra int) *encoder {
@@ -125,12 +140,21 @@ func (c Tick) Encode() []byte {
 	return e.Bytes()
 }
 
+// Encode implements Command.
+func (c Seal) Encode() []byte {
+	e := newEncoder(11)
+	e.Byte(uint8(c.kind()))
+	e.Uint(c.Epoch)
+	return e.Bytes()
+}
+
 // DecodeCommand reads a command written by Encode. It accepts only the
 // canonical encoding (decoding then encoding returns the input), bounds
-// every string by MaxWireString and a payload by MaxWirePayload, and never
-// panics: any other input is an error wrapping ErrMalformed. An empty
-// payload decodes as nil. Field values are not validated here; Apply
-// rejects them with an error naming the field.
+// every string by MaxWireString, a payload by MaxWirePayload and a whole
+// Import by MaxImportBytes, and never panics: any other input is an error
+// wrapping ErrMalformed. An empty payload or list decodes as nil. Field
+// values are not validated here; Apply rejects them with an error naming
+// the field.
 func DecodeCommand(b []byte) (Command, error) {
 	d := newDecoder(b, 0)
 	var cmd Command
@@ -145,6 +169,13 @@ func DecodeCommand(b []byte) (Command, error) {
 		cmd = Nack{Client: ClientID(d.String()), Seq: d.Uint(), Receipt: d.Uint()}
 	case kindTick:
 		cmd = Tick{Now: d.Int()}
+	case kindSeal:
+		cmd = Seal{Epoch: d.Uint()}
+	case kindImport:
+		if len(b) > MaxImportBytes {
+			d.Fail("import of %d bytes exceeds %d", len(b), MaxImportBytes)
+		}
+		cmd = decodeImport(d)
 	default:
 		if d.Err() == nil {
 			d.Fail("unknown command kind %d", k)

@@ -4,21 +4,43 @@
 //
 // A queue is placed by the consistent-hash ring (protocols/hashring): its
 // partition is a Raft group over the first R nodes of the queue's preference
-// list, and every replica of the group applies this state machine, a
-// Manager, from the group's log. An Enqueue is acknowledged to the producer
-// once its entry is committed, that is written and synced on a majority of
-// the group (group-committed with its neighbours), so no acknowledged message
-// is lost while a majority of the group survives. An Ack is applied in log
-// order like everything else, so a message once acked is never delivered
-// again: any Dequeue later in the log sees it gone. A delivery that is not
-// acked before its visibility deadline is made ready again by a Tick, which
-// gives at-least-once delivery; a message delivered Config.MaxDeliveries
-// times without an ack moves to the dead-letter queue "<queue>.dlq".
+// list, holding the queue and its dead-letter queue, and every replica of
+// the group applies this state machine, a Manager, from the group's log.
+// The node in nodes/queues runs the groups: it proposes the commands,
+// stamps them with the leader's clock, proposes Ticks and routes by the
+// ring. An Enqueue is acknowledged to the producer once its entry is
+// committed, that is written and synced on a majority of the group
+// (group-committed with its neighbours), so no acknowledged message is lost
+// while a majority of the group survives. An Ack is applied in log order
+// like everything else, so a message once acked is never delivered again:
+// any Dequeue later in the log sees it gone. A delivery that is not acked
+// before its visibility deadline is made ready again by a Tick, which gives
+// at-least-once delivery; a message delivered Config.MaxDeliveries times
+// without an ack moves to the dead-letter queue "<queue>.dlq".
 //
-// The node assembly (nodes/queue) and the replication wiring (proposing
-// commands to the Raft group, stamping them with the leader's clock,
-// proposing Ticks, routing by the ring) are not built yet; this package is
-// only the deterministic state machine they will apply.
+// # Moves: Seal, Export, Import
+//
+// When the ring changes and a queue's replica set with it, the queue moves
+// to a new group. The old group applies a Seal: from then on its state is
+// frozen (every new client command and Import is rejected with ErrMoved,
+// naming the epoch; Ticks do nothing, so deliveries in flight do not
+// expire), except that a retry of a client's last command still returns
+// its cached Result. Manager.Export reads the frozen state in chunks, the
+// same on every replica: the import-source table, the exactly-once client
+// table, the dedup window and every message, ready or in flight, in id
+// order. Each chunk is proposed to the new group as an Import command,
+// which may already hold newer messages: an imported message becomes
+// ready with its delivery count (a delivery in flight at the seal will be
+// made again), client entries merge by the larger sequence number, dedup
+// entries are added where absent. The new group remembers, per Source,
+// the next chunk it expects, so a chunk is applied once and in order, and
+// the Result's ID tells the exporter which chunk to send next; the table
+// keeps at most MaxImportSources sources, forgetting the ones finished
+// longest ago. A sealed group's export carries its own import progress, and
+// a message whose id is already present is skipped, so a move interrupted
+// by another one resumes where it was. (A message acked in the new group
+// and then imported again, by a second path, is delivered again: at least
+// once still holds.)
 //
 // # Determinism
 //
@@ -30,12 +52,18 @@
 //
 // # Identities
 //
-// A message's id is the log index of the Enqueue that created it; a
-// delivery's Receipt is the log index of the Dequeue that made it. Both are
-// unique and increase with the log, so ready messages are served in id order
-// (FIFO by enqueue; a redelivered message goes back to its place by id), and
-// a receipt names one delivery only: once the message is redelivered, the
-// old receipt is refused.
+// A message's id is MakeID(Config.IDPrefix, index) = IDPrefix<<40 | index,
+// where index is the log index of the Enqueue that created it; a
+// delivery's Receipt is made the same way from the log index of the
+// Dequeue that made it. Every replica of a group uses the same IDPrefix,
+// the ring epoch the group was created at, so ids are unique across groups
+// and those of an older placement sort before a newer one's. Ready
+// messages are served in id order: FIFO by enqueue, a redelivered message
+// goes back to its place by id, and messages imported from an older
+// placement are served before the group's own (an Import refuses an id
+// whose prefix is not below the group's). A receipt names one
+// delivery of one group only: once the message is redelivered, or if the
+// receipt comes from another group, it is refused.
 //
 // # Exactly-once
 //
@@ -45,4 +73,12 @@
 // ErrStaleSequence. Producers can also set Enqueue.DedupID: a second Enqueue
 // with the same (queue, DedupID) within Config.DedupWindow of command time
 // returns the original message id and enqueues nothing.
+//
+// The client table is bounded by Config.MaxClients: a new client beyond it
+// evicts the client whose last command is the oldest in the log (a session
+// expiry, as in the Raft thesis, section 6.3). An evicted client is
+// forgotten: a retry of its old command is applied again, so a late
+// retried Enqueue enqueues a second copy. Deployments size MaxClients above
+// their number of live producers and consumers, so that only idle clients
+// are evicted.
 package queue

@@ -28,12 +28,23 @@ var (
 	// existed, the message was acked or nacked, or its visibility expired
 	// and it was (or will be) delivered again under a new receipt.
 	ErrUnknownReceipt = errors.New("unknown or superseded receipt")
+	// ErrMoved: the queue was sealed (Seal) because it moved to another
+	// placement; send the command to the new one.
+	ErrMoved = errors.New("queue moved")
+	// ErrImportGap: an Import chunk is beyond the next one its source must
+	// send; the Result's ID is the expected chunk.
+	ErrImportGap = errors.New("import chunk out of order")
+	// ErrInvalidImport: an Import is inconsistent: a bad Source, queue
+	// name, id, client or order, a chunk after its source's last, or too
+	// many unfinished sources.
+	ErrInvalidImport = errors.New("invalid import")
 )
 
 // errorCodes lists the sentinels; a sentinel's code is its index + 1.
 var errorCodes = []error{
 	ErrInvalidClient, ErrInvalidSeq, ErrStaleSequence, ErrInvalidQueue,
 	ErrPayloadTooLarge, ErrInvalidVisibility, ErrInvalidDedupID, ErrUnknownReceipt,
+	ErrMoved, ErrImportGap, ErrInvalidImport,
 }
 
 // Error is a rejected command's error: a sentinel and a message naming the
@@ -58,15 +69,29 @@ func fieldError(sentinel error, cmd, field string, value any, why string) *Error
 	return &Error{sentinel: sentinel, msg: msg}
 }
 
+// movedError is the rejection of a command applied after a Seal.
+func movedError(cmd string, epoch uint64) *Error {
+	return &Error{sentinel: ErrMoved, msg: fmt.Sprintf("queue: %s: %v at epoch %d: send it to the queue's new placement", cmd, ErrMoved, epoch)}
+}
+
+// sentinelOf returns the code of the sentinel err wraps, or false if it
+// wraps none (errorCode would panic on it).
+func sentinelOf(err error) (uint8, bool) {
+	for i, s := range errorCodes {
+		if errors.Is(err, s) {
+			return uint8(i + 1), true
+		}
+	}
+	return 0, false
+}
+
 // errorCode returns the code and message of err (0 and "" for nil).
 func errorCode(err error) (uint8, string) {
 	if err == nil {
 		return 0, ""
 	}
-	for i, s := range errorCodes {
-		if errors.Is(err, s) {
-			return uint8(i + 1), err.Error()
-		}
+	if code, ok := sentinelOf(err); ok {
+		return code, err.Error()
 	}
 	panic(fmt.Sprintf("queue: error without a sentinel: %v", err))
 }

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"fmt"
+	"math"
 	"strings"
 )
 
@@ -18,13 +19,22 @@ type Manager struct {
 	queues   map[string]*queue
 	receipts map[uint64]*message // in-flight deliveries by receipt
 	inflight msgHeap             // in-flight messages by (deadline, receipt)
+	imported map[uint64]*message // messages here by Import (id prefix below cfg.IDPrefix), by id
 	clients  map[ClientID]*client
+	lru      clientList // the clients by (lastIndex, id): eviction order
 	dedup    map[dedupKey]dedupEntry
 	dedupAge dedupHeap // dedup entries by (at, id), for expiry
+
+	sealed    bool
+	sealEpoch uint64
+	sources   map[string]*importSource
+	finished  []*importSource // finished sources by (finishedAt, name): forgetting order
 
 	lastTickIndex uint64 // index of the last Tick
 	lastTickNow   int64  // its Now
 	stats         Stats
+
+	export *exportPlan // Export's cache; derived from the sealed state, not in the snapshot
 }
 
 // queue is one named queue: its ready messages, in id order, are the merge
@@ -49,12 +59,6 @@ type message struct {
 	hidx       int32 // index in the heap that holds it, -1 if none
 }
 
-// client is the exactly-once entry of a client.
-type client struct {
-	lastSeq uint64
-	result  Result
-}
-
 type dedupKey struct {
 	queue, id string
 }
@@ -72,8 +76,10 @@ func New(cfg Config) *Manager {
 		queues:   make(map[string]*queue),
 		receipts: make(map[uint64]*message),
 		inflight: msgHeap{less: byDeadline},
+		imported: make(map[uint64]*message),
 		clients:  make(map[ClientID]*client),
 		dedup:    make(map[dedupKey]dedupEntry),
+		sources:  make(map[string]*importSource),
 	}
 }
 
@@ -84,10 +90,11 @@ func (m *Manager) Config() Config { return m.cfg }
 func (m *Manager) LastApplied() uint64 { return m.lastIndex }
 
 // Apply applies cmd, the entry at log index index, and returns its Result.
-// index must be larger than every index applied before (panic otherwise).
+// index must be larger than every index applied before and at most
+// MaxLogIndex (panic otherwise).
 func (m *Manager) Apply(index uint64, cmd Command) Result {
-	if index <= m.lastIndex {
-		panic(fmt.Sprintf("queue: apply index %d not after last applied index %d", index, m.lastIndex))
+	if index <= m.lastIndex || index > MaxLogIndex {
+		panic(fmt.Sprintf("queue: apply index %d not after last applied index %d or above %d", index, m.lastIndex, uint64(MaxLogIndex)))
 	}
 	m.lastIndex, m.index = index, index
 	switch c := cmd.(type) {
@@ -101,13 +108,19 @@ func (m *Manager) Apply(index uint64, cmd Command) Result {
 		return m.clientCommand("Nack", c.Client, c.Seq, func() Result { return m.nack(c.Receipt) })
 	case Tick:
 		return m.tick(c.Now)
+	case Seal:
+		return m.seal(c.Epoch)
+	case Import:
+		return m.importChunk(c)
 	}
 	panic(fmt.Sprintf("queue: apply %d: unknown command type %T", index, cmd))
 }
 
 func rejected(err *Error) Result { return Result{Status: StatusRejected, Err: err} }
 
-// clientCommand applies a client command exactly once per (client, seq).
+// clientCommand applies a client command exactly once per (client, seq),
+// unless the client was evicted from the table since. After a Seal, a new
+// command is rejected with ErrMoved and the table is left as it is.
 func (m *Manager) clientCommand(name string, id ClientID, seq uint64, apply func() Result) Result {
 	if id == "" || len(id) > MaxNameBytes {
 		return rejected(fieldError(ErrInvalidClient, name, "Client", fmt.Sprintf("%q", id), fmt.Sprintf("want 1..%d bytes", MaxNameBytes)))
@@ -122,13 +135,21 @@ func (m *Manager) clientCommand(name string, id ClientID, seq uint64, apply func
 	if c != nil && seq < c.lastSeq {
 		return rejected(fieldError(ErrStaleSequence, name, "Seq", seq, fmt.Sprintf("last applied is %d", c.lastSeq)))
 	}
-	if c == nil {
-		c = &client{}
-		m.clients[id] = c
+	if m.sealed {
+		return rejected(movedError(name, m.sealEpoch))
 	}
 	res := apply()
-	c.lastSeq, c.result = seq, res
+	m.setClient(id, seq, res)
 	return res
+}
+
+// newID returns the id (or receipt) made at the index being applied.
+func (m *Manager) newID() uint64 { return MakeID(m.cfg.IDPrefix, m.index) }
+
+// isImported reports whether id was made by an older placement's group.
+func (m *Manager) isImported(id uint64) bool {
+	p, _ := splitID(id)
+	return p < m.cfg.IDPrefix
 }
 
 // validQueue checks a queue name.
@@ -163,18 +184,18 @@ func (m *Manager) enqueue(c Enqueue) Result {
 			m.stats.DedupHits++
 			return Result{Status: StatusOK, ID: e.id, Duplicate: true}
 		}
-		m.dedup[k] = dedupEntry{id: m.index, at: c.Now}
-		m.dedupAge.push(dedupItem{key: k, dedupEntry: dedupEntry{id: m.index, at: c.Now}})
+		m.dedup[k] = dedupEntry{id: m.newID(), at: c.Now}
+		m.dedupAge.push(dedupItem{key: k, dedupEntry: m.dedup[k]})
 	}
 	q := m.queue(c.Queue)
 	var payload []byte
 	if len(c.Payload) > 0 {
 		payload = append(make([]byte, 0, len(c.Payload)), c.Payload...)
 	}
-	q.fresh = append(q.fresh, &message{id: m.index, q: q, payload: payload, hidx: -1})
+	q.fresh = append(q.fresh, &message{id: m.newID(), q: q, payload: payload, hidx: -1})
 	m.stats.Enqueued++
 	m.stats.Ready++
-	return Result{Status: StatusOK, ID: m.index}
+	return Result{Status: StatusOK, ID: m.newID()}
 }
 
 // queue returns the named queue, creating it.
@@ -232,8 +253,10 @@ func (m *Manager) dequeue(c Dequeue) Result {
 		return Result{Status: StatusEmpty}
 	}
 	msg := q.popReady()
-	msg.deliveries++
-	msg.receipt = m.index
+	if msg.deliveries < math.MaxUint32 {
+		msg.deliveries++
+	}
+	msg.receipt = m.newID()
 	msg.deadline = c.Now + int64(c.Visibility)
 	m.receipts[msg.receipt] = msg
 	m.inflight.push(msg)
@@ -267,6 +290,9 @@ func (m *Manager) ack(receipt uint64) Result {
 		return rejected(fieldError(ErrUnknownReceipt, "Ack", "Receipt", receipt, "no delivery in flight holds it"))
 	}
 	m.stats.Acked++
+	if m.isImported(msg.id) {
+		delete(m.imported, msg.id)
+	}
 	m.dropIfEmpty(msg.q)
 	return Result{Status: StatusOK, ID: msg.id}
 }
@@ -304,8 +330,12 @@ func deadLetters(name string) bool {
 }
 
 // tick expires every delivery whose deadline is <= now, in (deadline,
-// receipt) order, and forgets dedup entries older than the window.
+// receipt) order, and forgets dedup entries older than the window. A
+// sealed partition stays as it is.
 func (m *Manager) tick(now int64) Result {
+	if m.sealed {
+		return Result{Status: StatusOK}
+	}
 	m.lastTickIndex, m.lastTickNow = m.index, now
 	for m.inflight.Len() > 0 && m.inflight.items[0].deadline <= now {
 		msg := m.takeInFlight(m.inflight.items[0].receipt)

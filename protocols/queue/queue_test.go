@@ -16,7 +16,16 @@ type harness struct {
 	seq uint64
 }
 
-func newHarness(t *testing.T, cfg Config) *harness { return &harness{t: t, m: New(cfg)} }
+// testPrefix is the harness's default Config.IDPrefix, so that no test
+// assumes an id equals its log index.
+const testPrefix = 7
+
+func newHarness(t *testing.T, cfg Config) *harness {
+	if cfg.IDPrefix == 0 {
+		cfg.IDPrefix = testPrefix
+	}
+	return &harness{t: t, m: New(cfg)}
+}
 
 func (h *harness) apply(c Command) Result {
 	h.idx++
@@ -209,7 +218,8 @@ func TestSnapshotRoundTripAndCorruption(t *testing.T) {
 	r := h.deq("q", time.Second, 0)
 	h.enq("z", "", 0)
 	snap := h.m.Snapshot()
-	m2 := New(Config{})
+	require.ErrorIs(t, New(Config{}).Restore(snap), ErrMalformed, "ids of prefix 7 are not valid in a group of prefix 0")
+	m2 := New(h.m.Config())
 	require.NoError(t, m2.Restore(snap))
 	require.Equal(t, snap, m2.Snapshot())
 	require.NoError(t, m2.CheckInvariants())
@@ -218,7 +228,7 @@ func TestSnapshotRoundTripAndCorruption(t *testing.T) {
 	for i := range snap {
 		bad := append([]byte(nil), snap...)
 		bad[i] ^= 0x40
-		require.ErrorIs(t, New(Config{}).Restore(bad), ErrMalformed)
+		require.ErrorIs(t, New(h.m.Config()).Restore(bad), ErrMalformed)
 	}
 	require.ErrorIs(t, m2.Restore(snap[:len(snap)-1]), ErrMalformed)
 	require.ErrorIs(t, m2.Restore(nil), ErrMalformed)

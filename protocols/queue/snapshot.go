@@ -11,7 +11,7 @@ import (
 
 const (
 	snapshotMagic   = "QUEU"
-	snapshotVersion = 1
+	snapshotVersion = 2
 )
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
@@ -19,12 +19,14 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 // Snapshot returns the whole state in a deterministic encoding, closed by a
 // CRC-32C: replicas with the same state return the same bytes.
 //
-// Layout: magic, version, last index, last Tick index and Now, the
-// cumulative counters; the clients by id (id, last seq, cached Result); the
-// dedup entries by (queue, dedup id) with their message id and time; the
-// queues by name, each with its ready messages in id order (id, deliveries,
-// payload); the in-flight messages by receipt (receipt, queue, id,
-// deliveries, deadline, payload); the CRC-32C, 4 bytes big-endian.
+// Layout (version 2): magic, version, last index, last Tick index and Now,
+// sealed and the seal epoch, the cumulative counters; the clients by id
+// (id, last seq, index of the last command, cached Result); the dedup
+// entries by (queue, dedup id) with their message id and time; the import
+// sources by name (name, next chunk, done, index that finished it); the
+// queues by name, each with its ready messages in id order (id,
+// deliveries, payload); the in-flight messages by receipt (receipt, queue,
+// id, deliveries, deadline, payload); the CRC-32C, 4 bytes big-endian.
 func (m *Manager) Snapshot() []byte {
 	e := newEncoder(256)
 	e.Raw([]byte(snapshotMagic))
@@ -32,6 +34,8 @@ func (m *Manager) Snapshot() []byte {
 	e.Uint(m.lastIndex)
 	e.Uint(m.lastTickIndex)
 	e.Int(m.lastTickNow)
+	e.Bool(m.sealed)
+	e.Uint(m.sealEpoch)
 	for _, v := range m.counters() {
 		e.Uint(*v)
 	}
@@ -41,6 +45,7 @@ func (m *Manager) Snapshot() []byte {
 		c := m.clients[id]
 		e.String(string(id))
 		e.Uint(c.lastSeq)
+		e.Uint(c.lastIndex)
 		encodeResult(e, c.result)
 	}
 	keys := slices.SortedFunc(maps.Keys(m.dedup), compareDedupKey)
@@ -51,6 +56,15 @@ func (m *Manager) Snapshot() []byte {
 		e.String(k.id)
 		e.Uint(d.id)
 		e.Int(d.at)
+	}
+	srcs := slices.Sorted(maps.Keys(m.sources))
+	e.Uint(uint64(len(srcs)))
+	for _, name := range srcs {
+		s := m.sources[name]
+		e.String(name)
+		e.Uint(uint64(s.next))
+		e.Bool(s.done)
+		e.Uint(s.finishedAt)
 	}
 	names := m.Queues()
 	e.Uint(uint64(len(names)))
@@ -86,7 +100,14 @@ func compareDedupKey(a, b dedupKey) int {
 // counters returns the cumulative Stats fields, in snapshot order.
 func (m *Manager) counters() []*uint64 {
 	s := &m.stats
-	return []*uint64{&s.Enqueued, &s.Delivered, &s.Redelivered, &s.Acked, &s.DeadLettered, &s.Expired, &s.DedupHits}
+	return []*uint64{&s.Enqueued, &s.Delivered, &s.Redelivered, &s.Acked, &s.DeadLettered, &s.Expired, &s.DedupHits, &s.Imported, &s.ImportSkipped}
+}
+
+// validID reports whether id is a message id this Manager can hold: made
+// here at an applied index, or imported from an older placement.
+func (m *Manager) validID(id uint64) bool {
+	p, idx := splitID(id)
+	return idx != 0 && (p < m.cfg.IDPrefix || p == m.cfg.IDPrefix && idx <= m.lastIndex)
 }
 
 // readyInOrder returns the queue's ready messages in id order.
@@ -115,38 +136,62 @@ func (m *Manager) Restore(b []byte) error {
 	n := New(m.cfg)
 	d := newDecoder(body, len(snapshotMagic)+1)
 	n.lastIndex, n.lastTickIndex, n.lastTickNow = d.Uint(), d.Uint(), d.Int()
+	n.sealed, n.sealEpoch = d.Bool(), d.Uint()
 	n.index = n.lastIndex
+	if n.lastIndex > MaxLogIndex || n.lastTickIndex > n.lastIndex || !n.sealed && n.sealEpoch != 0 {
+		d.Fail("bad indexes or seal")
+	}
 	for _, v := range n.counters() {
 		*v = d.Uint()
 	}
 	seen := make(map[uint64]bool)
 	claim := func(id uint64) {
-		if id == 0 || id > n.lastIndex || seen[id] {
+		if !n.validID(id) || seen[id] {
 			d.Fail("bad or repeated id %d", id)
 		}
 		seen[id] = true
 	}
 	var prevClient string
-	for i, cnt := 0, d.Count(3); i < cnt && d.Err() == nil; i++ {
+	var lru []*client
+	for i, cnt := 0, d.Count(4); i < cnt && d.Err() == nil; i++ {
 		id := d.String()
-		c := &client{lastSeq: d.Uint(), result: decodeResult(d)}
-		if i > 0 && id <= prevClient {
-			d.Fail("clients out of order")
+		c := &client{id: ClientID(id), lastSeq: d.Uint(), lastIndex: d.Uint(), result: decodeResult(d)}
+		if i > 0 && id <= prevClient || id == "" || len(id) > MaxNameBytes || c.lastSeq == 0 || c.lastIndex == 0 || c.lastIndex > n.lastIndex || i >= n.cfg.MaxClients {
+			d.Fail("bad client %q, or more than %d", truncate(id), n.cfg.MaxClients)
 		}
 		prevClient = id
-		n.clients[ClientID(id)] = c
+		n.clients[c.id] = c
+		lru = append(lru, c)
+	}
+	slices.SortFunc(lru, compareClients)
+	for _, c := range lru {
+		n.lru.pushBack(c)
 	}
 	var prevKey dedupKey
 	for i, cnt := 0, d.Count(4); i < cnt && d.Err() == nil; i++ {
 		k := dedupKey{queue: d.String(), id: d.String()}
 		e := dedupEntry{id: d.Uint(), at: d.Int()}
-		if i > 0 && compareDedupKey(prevKey, k) >= 0 {
-			d.Fail("dedup entries out of order")
+		if i > 0 && compareDedupKey(prevKey, k) >= 0 || validQueue("Restore", k.queue) != nil || k.id == "" || len(k.id) > MaxNameBytes || !n.validID(e.id) {
+			d.Fail("bad dedup entry, or out of order")
 		}
 		prevKey = k
 		n.dedup[k] = e
 		n.dedupAge.push(dedupItem{key: k, dedupEntry: e})
 	}
+	prevSrc := ""
+	for i, cnt := 0, d.Count(4); i < cnt && d.Err() == nil; i++ {
+		s := &importSource{name: d.String(), next: decodeUint32(d, "next chunk"), done: d.Bool(), finishedAt: d.Uint()}
+		if i > 0 && s.name <= prevSrc || s.name == "" || len(s.name) > MaxSourceBytes || s.next == 0 ||
+			s.done != (s.finishedAt != 0) || s.finishedAt > n.lastIndex || i >= MaxImportSources {
+			d.Fail("bad import source %q", truncate(s.name))
+		}
+		prevSrc = s.name
+		n.sources[s.name] = s
+		if s.done {
+			n.finished = append(n.finished, s)
+		}
+	}
+	slices.SortFunc(n.finished, compareFinished)
 	prevName := ""
 	for i, cnt := 0, d.Count(2); i < cnt && d.Err() == nil; i++ {
 		name := d.String()
@@ -166,6 +211,9 @@ func (m *Manager) Restore(b []byte) error {
 			claim(msg.id)
 			prevID, msg.deliveries = msg.id, uint32(del)
 			q.fresh = append(q.fresh, msg)
+			if n.isImported(msg.id) {
+				n.imported[msg.id] = msg
+			}
 			n.stats.Ready++
 		}
 	}
@@ -175,13 +223,18 @@ func (m *Manager) Restore(b []byte) error {
 		msg := &message{receipt: r, id: d.Uint(), hidx: -1}
 		del := d.Uint()
 		msg.deadline, msg.payload = d.Int(), d.Blob(MaxWirePayload)
-		if r <= prevR || r > n.lastIndex || del == 0 || del > 1<<32-1 || validQueue("Restore", name) != nil {
+		// An in-flight message's queue is listed with the queues, if only
+		// with no ready message.
+		if rp, ri := splitID(r); r <= prevR || rp != n.cfg.IDPrefix || ri == 0 || ri > n.lastIndex || del == 0 || del > 1<<32-1 || n.queues[name] == nil {
 			d.Fail("bad in-flight message at receipt %d", r)
 			break
 		}
 		claim(msg.id)
+		if n.isImported(msg.id) {
+			n.imported[msg.id] = msg
+		}
 		prevR, msg.deliveries = r, uint32(del)
-		msg.q = n.queue(name)
+		msg.q = n.queues[name]
 		msg.q.inflight++
 		n.receipts[r] = msg
 		n.inflight.push(msg)

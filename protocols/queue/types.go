@@ -53,7 +53,9 @@ func (s Status) String() string {
 type Result struct {
 	Status Status
 	// ID is the message id: of the enqueued message (the original one on
-	// a dedup hit), or of the delivered message.
+	// a dedup hit), or of the delivered message. A Seal's Result carries
+	// the epoch the queue was sealed at; an Import's, whatever its outcome,
+	// the number of the next chunk its Source must send.
 	ID uint64
 	// Receipt identifies a Dequeue's delivery; Ack and Nack name it.
 	Receipt uint64
@@ -63,7 +65,8 @@ type Result struct {
 	// Payload is the delivered message's payload. It is shared with the
 	// Manager's state and must not be modified.
 	Payload []byte
-	// Duplicate is set on an Enqueue that hit the dedup window.
+	// Duplicate is set on an Enqueue that hit the dedup window, and on an
+	// Import of a chunk applied before (a no-op).
 	Duplicate bool
 	// Err is set exactly when Status is StatusRejected; it wraps one of the
 	// package's sentinel errors and names the field and value at fault.
@@ -71,7 +74,8 @@ type Result struct {
 }
 
 // Stats are the partition's metrics. The counters are cumulative; Ready and
-// InFlight are gauges.
+// InFlight are gauges. Conservation: Enqueued + Imported = Ready + InFlight
+// + Acked + DeadLettered.
 type Stats struct {
 	// Enqueued counts messages that entered a queue: accepted Enqueues
 	// (dedup hits excluded) and dead-letter moves into a DLQ.
@@ -88,6 +92,11 @@ type Stats struct {
 	Expired uint64
 	// DedupHits counts Enqueues answered from the dedup window.
 	DedupHits uint64
+	// Imported counts messages that entered by Import.
+	Imported uint64
+	// ImportSkipped counts imported messages skipped because a message
+	// with the same id was already here.
+	ImportSkipped uint64
 	// Ready is the number of messages waiting to be delivered.
 	Ready uint64
 	// InFlight is the number of delivered, unacked messages.
@@ -106,6 +115,16 @@ type Config struct {
 	// MaxPayload bounds a payload in bytes (default 1 MiB, at most
 	// MaxWirePayload).
 	MaxPayload int
+	// IDPrefix is the high part of every message id and receipt the group
+	// makes (see MakeID); it must be at most MaxIDPrefix. The node sets it
+	// to the ring epoch the group was created at, so that ids are unique
+	// across groups and a newer placement's ids sort after an older one's.
+	// Zero is a valid prefix (no default).
+	IDPrefix uint64
+	// MaxClients bounds the exactly-once client table (default 10,000).
+	// A new client beyond it evicts the client whose last command is the
+	// oldest in the log.
+	MaxClients int
 }
 
 // The defaults of Config.
@@ -113,13 +132,41 @@ const (
 	DefaultDedupWindow   = 5 * time.Minute
 	DefaultMaxDeliveries = 5
 	DefaultMaxPayload    = 1 << 20
+	DefaultMaxClients    = 10_000
 )
+
+// IDIndexBits is the number of low bits of an id that hold the log index;
+// the bits above hold the group's Config.IDPrefix.
+const IDIndexBits = 40
+
+// MaxIDPrefix is the largest Config.IDPrefix.
+const MaxIDPrefix = 1<<(64-IDIndexBits) - 1
+
+// MaxLogIndex is the largest log index a Manager applies.
+const MaxLogIndex = 1<<IDIndexBits - 1
+
+// MakeID returns the id of the message enqueued, or the receipt of the
+// delivery made, at log index index by a group whose Config.IDPrefix is
+// prefix: prefix<<IDIndexBits | index. It panics if prefix exceeds
+// MaxIDPrefix or index exceeds MaxLogIndex.
+func MakeID(prefix, index uint64) uint64 {
+	if prefix > MaxIDPrefix || index > MaxLogIndex {
+		panic(fmt.Sprintf("queue: MakeID(%d, %d): prefix above %d or index above %d", prefix, index, uint64(MaxIDPrefix), uint64(MaxLogIndex)))
+	}
+	return prefix<<IDIndexBits | index
+}
+
+// splitID returns the prefix and the log index of an id.
+func splitID(id uint64) (prefix, index uint64) { return id >> IDIndexBits, id & MaxLogIndex }
 
 // withDefaults fills zero fields and panics on an impossible bound: a
 // misconfigured replica must not start.
 func (c Config) withDefaults() Config {
-	if c.DedupWindow < 0 || c.MaxPayload < 0 || c.MaxPayload > MaxWirePayload {
+	if c.DedupWindow < 0 || c.MaxPayload < 0 || c.MaxPayload > MaxWirePayload || c.IDPrefix > MaxIDPrefix || c.MaxClients < 0 {
 		panic(fmt.Sprintf("queue: bad config %+v", c))
+	}
+	if c.MaxClients == 0 {
+		c.MaxClients = DefaultMaxClients
 	}
 	if c.DedupWindow == 0 {
 		c.DedupWindow = DefaultDedupWindow

@@ -96,7 +96,8 @@ var badCases = []badCase{
 	// Cluster.
 	{"locks too many", line(4, "cluster: {locks: 12}"), 4, "cluster.locks", "12 servers, outside [0, 9]"},
 	{"locks negative", line(4, "cluster: {locks: -1}"), 4, "cluster.locks", "outside [0, 9]"},
-	{"queues not built", line(4, "cluster: {locks: 3, queues: 3}"), 4, "cluster.queues", "service queues is not built yet"},
+	{"two services", line(4, "cluster: {locks: 3, queues: 3}"), 4, "cluster", "one service per scenario is supported for now"},
+	{"caches not built", line(4, "cluster: {locks: 3, caches: 3}"), 4, "cluster.caches", "service caches is not built yet"},
 	{"no servers", line(4, "cluster: {locks: 0}"), 4, "cluster", "no servers"},
 
 	// Network and disk.
@@ -133,7 +134,7 @@ var badCases = []badCase{
 	{"hold too long", line(8, "  - {service: locks, clients: 4, resources: 8, hold: 30s}"), 8, "workload[0].hold", "exceeds the scenario's duration"},
 
 	// Checks.
-	{"check unknown", line(11, "check: [raft-safety, safety]"), 11, "check[1]", `unknown check "safety" (known: raft-safety, lock-safety, linearizable, liveness)`},
+	{"check unknown", line(11, "check: [raft-safety, safety]"), 11, "check[1]", `unknown check "safety" (known: raft-safety, lock-safety, linearizable, liveness, queue-safety, at-least-once)`},
 	{"check twice", line(11, "check: [liveness, liveness]"), 11, "check[1]", "liveness is listed twice"},
 	{"check empty", line(11, "check: []"), 11, "check", "required"},
 	{"check missing", line(11, "# no checks"), 1, "check", "required"},
@@ -179,7 +180,8 @@ var badCases = []badCase{
 	{"unknown client", faults("{at: 2s, pause: c9}"), 10, "faults[0].pause", `unknown node "c9"`},
 	{"malformed selector", faults("{at: 2s, crash: leader(locks}"), 10, "faults[0].crash", `malformed selector "leader(locks"`},
 	{"unknown role", faults("{at: 2s, crash: boss(locks)}"), 10, "faults[0].crash", `unknown role "boss" in "boss(locks)" (known: leader, follower, random)`},
-	{"selector absent service", faults("{at: 2s, crash: leader(queues)}"), 10, "faults[0].crash", "service queues is not built yet"},
+	{"selector absent service", faults("{at: 2s, crash: leader(queues)}"), 10, "faults[0].crash", "service queues has no servers: cluster.queues is 0"},
+	{"selector not built", faults("{at: 2s, crash: leader(caches)}"), 10, "faults[0].crash", "service caches is not built yet"},
 	{"selector unknown service", faults("{at: 2s, isolate: leader(dns)}"), 10, "faults[0].isolate", `unknown service "dns"`},
 	{"selector in partition", faults("{at: 2s, partition: [[leader(locks)], [n2]]}"), 10, "faults[0].partition[0][0]", "a role selector is not allowed here"},
 	{"selector in clog", faults("{at: 2s, for: 1s, clog: {from: leader(locks), to: n2, delay: 1s}}"), 10, "faults[0].clog.from", "not allowed here"},
@@ -258,25 +260,29 @@ func TestBadInput(t *testing.T) {
 	_, err := spec.Parse("t.yaml", []byte(strings.Join(base, "\n")))
 	require.NoError(t, err, "the base scenario is valid")
 	for _, c := range badCases {
-		t.Run(c.name, func(t *testing.T) {
-			s, err := spec.Parse("t.yaml", []byte(c.input))
-			require.Error(t, err, "input:\n%s", c.input)
-			require.Nil(t, s)
-			require.ErrorIs(t, err, spec.ErrInvalid)
-			var e *spec.Error
-			require.True(t, errors.As(err, &e), "%T", err)
-			require.Equal(t, "t.yaml", e.File)
-			require.Equal(t, c.line, e.Line, "%v\ninput:\n%s", err, c.input)
-			require.Equal(t, c.field, e.Field, "%v", err)
-			require.Contains(t, e.Msg, c.msg)
-			want := fmt.Sprintf("t.yaml:%d: ", c.line)
-			if c.field != "" {
-				want += c.field + ": "
-			}
-			require.True(t, strings.HasPrefix(err.Error(), want), "%q does not start with %q", err, want)
-			require.NotContains(t, err.Error(), "\n")
-		})
+		t.Run(c.name, func(t *testing.T) { requireBad(t, c) })
 	}
+}
+
+// requireBad checks that c's input fails to parse with c's error.
+func requireBad(t *testing.T, c badCase) {
+	t.Helper()
+	s, err := spec.Parse("t.yaml", []byte(c.input))
+	require.Error(t, err, "input:\n%s", c.input)
+	require.Nil(t, s)
+	require.ErrorIs(t, err, spec.ErrInvalid)
+	var e *spec.Error
+	require.True(t, errors.As(err, &e), "%T", err)
+	require.Equal(t, "t.yaml", e.File)
+	require.Equal(t, c.line, e.Line, "%v\ninput:\n%s", err, c.input)
+	require.Equal(t, c.field, e.Field, "%v", err)
+	require.Contains(t, e.Msg, c.msg)
+	want := fmt.Sprintf("t.yaml:%d: ", c.line)
+	if c.field != "" {
+		want += c.field + ": "
+	}
+	require.True(t, strings.HasPrefix(err.Error(), want), "%q does not start with %q", err, want)
+	require.NotContains(t, err.Error(), "\n")
 }
 
 func TestTooLarge(t *testing.T) {

@@ -9,7 +9,11 @@ import (
 
 // Roles a selector may name: leader(S) is the service's leader when the
 // fault fires, follower(S) one of its followers, random(S) any of its
-// servers that is up.
+// servers that is up. The queue service has a Raft group per set of
+// queues, not one leader: leader(queues) is the leader of the group of
+// queue q0 (under the current ring), follower(queues) any other queue
+// server, and random(queues) any queue server; a queue scenario's spares
+// count among its servers.
 var Roles = []string{"leader", "follower", "random"}
 
 // EventLeaderElected is the event of an on: trigger that fires once a
@@ -58,10 +62,12 @@ func actions(f *Fault) []string {
 	add(f.Skew != nil, "skew")
 	add(f.Drift != nil, "drift")
 	add(f.DiskFault != nil, "disk")
+	add(f.Join != "", "join")
+	add(f.Leave != "", "leave")
 	return out
 }
 
-const allActions = "crash, restart, pause, resume, partition, one_way, isolate, bridge, heal, loss, duplicate, reorder, clog, skew, drift or disk"
+const allActions = "crash, restart, pause, resume, partition, one_way, isolate, bridge, heal, loss, duplicate, reorder, clog, skew, drift, disk, join or leave"
 
 func (v *validator) faults() *Error {
 	for i := range v.s.Faults {
@@ -69,7 +75,10 @@ func (v *validator) faults() *Error {
 			return err
 		}
 	}
-	return v.timeline()
+	if err := v.timeline(); err != nil {
+		return err
+	}
+	return v.ring()
 }
 
 // fault checks one fault on its own: its trigger, its action, its times
@@ -278,6 +287,25 @@ func (v *validator) action(p, act string, f *Fault) *Error {
 		}
 	case "disk":
 		return v.diskFault(p+".disk", f.DiskFault)
+	case "join":
+		return v.ringNode(p+".join", "join", f.Join)
+	case "leave":
+		return v.ringNode(p+".leave", "leave", f.Leave)
+	}
+	return nil
+}
+
+// ringNode checks the node of a join or leave: a queue node by name.
+func (v *validator) ringNode(path, act, name string) *Error {
+	switch {
+	case v.s.Cluster.Queues == 0:
+		return v.errf(path, "%s changes the ring of the queue service: only when cluster.queues > 0", act)
+	case isSelector(name):
+		return v.errf(path, "%q: %s takes a node name, not a selector (%s)", name, act, v.nodeRange())
+	case v.isClient[name]:
+		return v.errf(path, "%s is a client: %s takes a queue node (%s)", name, act, v.nodeRange())
+	case !v.isServer[name]:
+		return v.errf(path, "unknown node %q (%s)", name, v.nodeRange())
 	}
 	return nil
 }
@@ -290,7 +318,14 @@ func (v *validator) nodeRange() string {
 		}
 		return ids[0] + ".." + ids[len(ids)-1]
 	}
-	out := "cluster has " + span(v.servers)
+	spares := min(max(v.s.Cluster.Spares, 0), len(v.servers)-1)
+	out := "cluster has " + span(v.servers[:len(v.servers)-spares])
+	switch {
+	case spares == 1:
+		out += ", spare " + span(v.servers[len(v.servers)-spares:])
+	case spares > 1:
+		out += ", spares " + span(v.servers[len(v.servers)-spares:])
+	}
 	if len(v.clients) > 0 {
 		out += ", clients " + span(v.clients)
 	}

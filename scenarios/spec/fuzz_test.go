@@ -23,7 +23,8 @@ func FuzzParse(f *testing.F) {
 		f.Add(data)
 	}
 	f.Add([]byte(full))
-	for _, c := range badCases {
+	f.Add([]byte(fullQueues))
+	for _, c := range append(badCases, queueBadCases...) {
 		f.Add([]byte(c.input))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -22,8 +22,25 @@
 //	  - {from: 20s, to: 24s, loss: 0.3}
 //	check: [raft-safety, lock-safety, linearizable, liveness]
 //
-// Node names: lock servers are n1..nN, clients c1..cM (numbered across
-// workloads in file order).
+// A queue scenario sizes the queue service instead (a scenario sizes one
+// service for now), here with a spare node that joins the ring later:
+//
+//	name: queue-node-joins
+//	description: A spare queue node joins the ring under load, then n1 leaves.
+//	duration: 20s
+//	cluster: {queues: 3, spares: 1}
+//	workload:
+//	  - {service: queues, clients: 6, rate: 300/s, resources: 8, produce: 0.6, poison: 0.01, dlq: 0.05, visibility: 1s, process: 5ms, payload: 64}
+//	faults:
+//	  - {at: 4s, join: n4}
+//	  - {at: 8s, crash: leader(queues), restart_after: 1s}
+//	  - {at: 12s, leave: n1}
+//	check: [raft-safety, queue-safety, at-least-once, liveness]
+//
+// Node names: the servers of the sized service are n1..nN (N is
+// cluster.locks or cluster.queues); a queue scenario's spares follow them
+// as n(N+1)..n(N+S). Clients are c1..cM, numbered across workloads in file
+// order.
 //
 // Parse, Load and LoadDir decode strictly and validate (see Validate for
 // the rules); every error is an *Error naming the file, the line and the
@@ -61,11 +78,17 @@ type Duration time.Duration
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
 // Cluster sizes each service: how many server nodes run it. Zero means the
-// service is absent.
+// service is absent. A scenario sizes exactly one service for now (locks
+// or queues; caches are not built yet). Its servers are n1..nN.
 type Cluster struct {
-	Locks  int `yaml:"locks"`
+	Locks  int `yaml:"locks,omitempty"`
 	Queues int `yaml:"queues,omitempty"`
 	Caches int `yaml:"caches,omitempty"`
+	// Spares (queues only) are extra queue nodes n(N+1)..n(N+S), N being
+	// Queues: they run from the start but are on no ring, and own no
+	// queue, until a join fault adds them. 0..MaxServers, and Queues +
+	// Spares is at most MaxQueueNodes.
+	Spares int `yaml:"spares,omitempty"`
 }
 
 // Latency is a delay distribution: {dist: constant, value}, {dist: uniform,
@@ -98,14 +121,19 @@ type Disk struct {
 	SectorBytes  int      `yaml:"sector_bytes,omitempty"`
 }
 
-// Workload is a group of simulated clients of one service.
+// Workload is a group of simulated clients of one service. Rate,
+// Resources, Distribution and ZipfS are for every service; Shared, Hold,
+// Wait and TTL only for locks, and Produce, Poison, DLQ, Visibility,
+// Process and Payload only for queues (setting one on a workload of the
+// other service is an error).
 type Workload struct {
-	Service string `yaml:"service"` // locks (queues and caches come later)
+	Service string `yaml:"service"` // locks or queues (caches come later)
 	Clients int    `yaml:"clients"`
 	// Rate is the target operations per second of the whole group, as
 	// "200/s"; clients pace themselves to it.
 	Rate string `yaml:"rate,omitempty"`
-	// Resources is the size of the key or resource space (required).
+	// Resources is the size of the key or resource space (required): the
+	// number of locks, or for queues the number of queues, q0..q(N-1).
 	Resources int `yaml:"resources,omitempty"`
 	// Distribution picks keys: uniform (default) or zipf.
 	Distribution string  `yaml:"distribution,omitempty"`
@@ -118,6 +146,39 @@ type Workload struct {
 	Hold   Duration `yaml:"hold,omitempty"`
 	Wait   string   `yaml:"wait,omitempty"`
 	TTL    Duration `yaml:"ttl,omitempty"`
+
+	// Queues: Produce is the probability that an operation is an enqueue
+	// (the rest are dequeues, each followed by an ack or a nack); nil
+	// means DefaultProduce, which Validate fills in, and 0 is a
+	// consumers-only workload (see ProduceOrDefault).
+	Produce *float64 `yaml:"produce,omitempty"`
+	// Poison is the probability that an enqueued message is poison:
+	// consumers nack it every time, so it ends in the dead-letter queue.
+	Poison float64 `yaml:"poison,omitempty"`
+	// DLQ is the probability that a dequeue reads a dead-letter queue
+	// (whose messages are acked), so poison messages are drained too.
+	DLQ float64 `yaml:"dlq,omitempty"`
+	// Visibility is the visibility timeout a dequeue asks for: a message
+	// not acked that long after its delivery is delivered again (0 for
+	// the client's default; at most MaxVisibility).
+	Visibility Duration `yaml:"visibility,omitempty"`
+	// Process is the mean time a consumer works on a message before it
+	// acks it (0 for the client's default; at most the scenario's
+	// duration). Above Visibility, consumers are slow and their messages
+	// are redelivered to others.
+	Process Duration `yaml:"process,omitempty"`
+	// Payload is the size of each message's payload in bytes (0 for the
+	// client's default; at most MaxPayload).
+	Payload int `yaml:"payload,omitempty"`
+}
+
+// ProduceOrDefault returns the workload's Produce, or DefaultProduce when
+// it has none.
+func (w Workload) ProduceOrDefault() float64 {
+	if w.Produce == nil {
+		return DefaultProduce
+	}
+	return *w.Produce
 }
 
 // Fault is one entry of the fault timeline. Exactly one trigger (At, or
@@ -125,7 +186,8 @@ type Workload struct {
 // duplicate and reorder together count as one action (a network window).
 // A fault that does not end by itself (a crash without restart_after, a
 // partition without heal_after, a clock or disk fault without for) lasts
-// until the settle phase, when the runner heals everything.
+// until the settle phase, when the runner heals everything but the ring:
+// joins and leaves are never undone.
 type Fault struct {
 	// Triggers.
 	At   *Duration `yaml:"at,omitempty"`
@@ -144,6 +206,17 @@ type Fault struct {
 	Pause        string    `yaml:"pause,omitempty"`
 	ResumeAfter  *Duration `yaml:"resume_after,omitempty"`
 	Resume       string    `yaml:"resume,omitempty"`
+
+	// Ring changes, for queue scenarios only (cluster.queues > 0): Join
+	// adds a queue node to the ring, Leave removes one, each making a new
+	// ring epoch whose queues move to their new owners. Both take a node
+	// name (a spare, say, or a node that left), not a selector, and are
+	// instantaneous: triggered with at or on, never from/to. The settle
+	// phase does not undo them; the ring stays as the last change left
+	// it. A join of a node already on the ring, a leave of one not on it
+	// and a leave of the ring's last node are errors.
+	Join  string `yaml:"join,omitempty"`
+	Leave string `yaml:"leave,omitempty"`
 
 	// Network faults. Partition cuts every link between two of its
 	// groups (two or more, of node names); nodes in no group keep talking
@@ -180,7 +253,9 @@ type Fault struct {
 // first moment after After when its condition holds.
 type Trigger struct {
 	// Event is "leader-elected" (the first time a leader of Service is
-	// elected after After; Service defaults to locks) or "" with Ops set.
+	// elected after After; Service defaults to the service the scenario
+	// sizes, and for queues it is the leader of queue q0's group, as in
+	// leader(queues)) or "" with Ops set.
 	Event   string   `yaml:"event,omitempty"`
 	Service string   `yaml:"service,omitempty"`
 	After   Duration `yaml:"after,omitempty"`
@@ -268,10 +343,28 @@ type FloatRange struct {
 	Max float64 `yaml:"max"`
 }
 
-// Checks a scenario may ask for.
+// Checks a scenario may ask for. Raft-safety and liveness suit every
+// service; lock-safety and linearizable need cluster.locks > 0,
+// queue-safety and at-least-once cluster.queues > 0.
 const (
-	CheckRaftSafety   = "raft-safety"
-	CheckLockSafety   = "lock-safety"
+	// CheckRaftSafety checks Raft's safety properties after every event.
+	CheckRaftSafety = "raft-safety"
+	// CheckLockSafety checks the lock table's invariants after every
+	// event (locks only).
+	CheckLockSafety = "lock-safety"
+	// CheckLinearizable checks the clients' history for linearizability
+	// at the end (locks only; needs a workload).
 	CheckLinearizable = "linearizable"
-	CheckLiveness     = "liveness"
+	// CheckLiveness checks that the service recovers in the settle phase.
+	CheckLiveness = "liveness"
+	// CheckQueueSafety checks after every event (queues only): Raft
+	// safety of every queue group, the queue state machine's invariants
+	// on every replica, that replicas' states are equal at equal indexes,
+	// and that no message is delivered after a successful ack of it.
+	CheckQueueSafety = "queue-safety"
+	// CheckAtLeastOnce checks at the end, after the settle phase in which
+	// producers stop and consumers drain (queues only; needs a
+	// workload): every acknowledged enqueue was delivered at least once,
+	// or is still held by a replica.
+	CheckAtLeastOnce = "at-least-once"
 )

@@ -65,6 +65,114 @@ swarm:
   loss: {min: 0.01, max: 0.1}
 `
 
+// fullQueues is a queue scenario that uses every queue field: spares,
+// every field of a queues workload, joins and leaves, and the queue
+// checks.
+const fullQueues = `name: queues-everything
+description: Every queue field of the scenario format, set once.
+duration: 30s
+settle: 5s
+cluster: {queues: 3, spares: 1}
+network:
+  latency: {dist: uniform, min: 1ms, max: 5ms}
+workload:
+  - {service: queues, clients: 6, rate: 300/s, resources: 8, distribution: zipf, zipf_s: 1.3, produce: 0.6, poison: 0.02, dlq: 0.1, visibility: 800ms, process: 20ms, payload: 256}
+  - {service: queues, clients: 2, resources: 2, produce: 0}
+  - {service: queues, clients: 1, resources: 1}
+faults:
+  - {at: 3s, join: n4}
+  - {on: {event: leader-elected, service: queues, after: 5s}, crash: leader(queues), restart_after: 1s}
+  - {at: 9s, leave: n1}
+  - {at: 11s, isolate: follower(queues), heal_after: 1s}
+  - {at: 13s, pause: random(queues), resume_after: 500ms}
+  - {at: 15s, crash: n4}
+  - {at: 16s, restart: n4}
+  - {on: {ops: 2000}, join: n1}
+  - {at: 20s, partition: [[n1, n2], [n3, n4]], heal_after: 2s}
+  - {at: 24s, leave: n2}
+check: [raft-safety, queue-safety, at-least-once, liveness]
+`
+
+func TestParseQueues(t *testing.T) {
+	s := parse(t, fullQueues)
+	require.Equal(t, spec.Cluster{Queues: 3, Spares: 1}, s.Cluster)
+	servers, clients := s.Nodes()
+	require.Equal(t, []string{"n1", "n2", "n3", "n4"}, servers, "the spare n4 follows the servers")
+	require.Len(t, clients, 9)
+
+	w := s.Workload[0]
+	require.Equal(t, "queues", w.Service)
+	require.Equal(t, 8, w.Resources)
+	require.Equal(t, "zipf", w.Distribution)
+	require.Equal(t, 1.3, w.ZipfS)
+	require.Equal(t, 300.0, w.RatePerSecond())
+	require.NotNil(t, w.Produce)
+	require.Equal(t, 0.6, *w.Produce)
+	require.Equal(t, 0.6, w.ProduceOrDefault())
+	require.Equal(t, 0.02, w.Poison)
+	require.Equal(t, 0.1, w.DLQ)
+	require.Equal(t, 800*time.Millisecond, w.Visibility.D())
+	require.Equal(t, 20*time.Millisecond, w.Process.D())
+	require.Equal(t, 256, w.Payload)
+
+	require.NotNil(t, s.Workload[1].Produce, "produce: 0 is kept")
+	require.Equal(t, 0.0, s.Workload[1].ProduceOrDefault(), "a consumers-only workload")
+	require.NotNil(t, s.Workload[2].Produce, "Validate fills in the default")
+	require.Equal(t, spec.DefaultProduce, *s.Workload[2].Produce)
+	require.Equal(t, "uniform", s.Workload[2].Distribution)
+	require.Equal(t, 0.5, spec.Workload{Service: "queues"}.ProduceOrDefault())
+
+	require.Equal(t, "n4", s.Faults[0].Join)
+	require.Equal(t, "n1", s.Faults[2].Leave)
+	require.Equal(t, "n1", s.Faults[7].Join)
+	require.Equal(t, 2000, s.Faults[7].On.Ops)
+	require.Equal(t, "queues", s.Faults[1].On.Service)
+	require.Equal(t, []string{spec.CheckRaftSafety, spec.CheckQueueSafety, spec.CheckAtLeastOnce, spec.CheckLiveness}, s.Check)
+
+	out, err := spec.Marshal(s)
+	require.NoError(t, err)
+	again, err := spec.Parse("again.yaml", out)
+	require.NoError(t, err, "%s", out)
+	require.Equal(t, forget(s), forget(again))
+	require.Contains(t, string(out), "cluster: {queues: 3, spares: 1}\n")
+	require.Contains(t, string(out), "produce: 0.6, poison: 0.02, dlq: 0.1, visibility: 800ms, process: 20ms, payload: 256}\n")
+	require.Contains(t, string(out), "  - {service: queues, clients: 2, resources: 2, distribution: uniform, produce: 0}\n")
+	require.Contains(t, string(out), "  - {at: 3s, join: n4}\n")
+	require.Contains(t, string(out), "  - {at: 24s, leave: n2}\n")
+	require.Contains(t, string(out), "check: [raft-safety, queue-safety, at-least-once, liveness]\n")
+	require.NotContains(t, string(out), "locks")
+}
+
+func TestQueuesBuiltInGo(t *testing.T) {
+	at := func(d time.Duration) *spec.Duration { v := spec.Duration(d); return &v }
+	s := &spec.Scenario{
+		Name: "queues-built", Description: "Built in Go.", Duration: spec.Duration(10 * time.Second),
+		Cluster:  spec.Cluster{Queues: 2, Spares: 2},
+		Workload: []spec.Workload{{Service: "queues", Clients: 2, Resources: 2, Visibility: spec.Duration(time.Second)}},
+		Faults:   []spec.Fault{{At: at(time.Second), Join: "n3"}, {At: at(2 * time.Second), Join: "n4"}, {At: at(3 * time.Second), Leave: "n1"}},
+		Check:    []string{spec.CheckQueueSafety, spec.CheckAtLeastOnce},
+	}
+	require.NoError(t, s.Validate())
+	require.Equal(t, spec.DefaultProduce, *s.Workload[0].Produce)
+	servers, _ := s.Nodes()
+	require.Equal(t, []string{"n1", "n2", "n3", "n4"}, servers)
+	out, err := spec.Marshal(s)
+	require.NoError(t, err)
+	again, err := spec.Parse("built.yaml", out)
+	require.NoError(t, err, "%s", out)
+	require.Equal(t, forget(s), forget(again))
+
+	s.Faults[1].Join = "n5"
+	_, err = spec.Marshal(s)
+	require.ErrorIs(t, err, spec.ErrInvalid)
+	require.Contains(t, err.Error(), `faults[1].join: unknown node "n5" (cluster has n1..n2, spares n3..n4, clients c1..c2)`)
+
+	s.Faults[1].Join = "n3"
+	err = s.Validate()
+	require.ErrorIs(t, err, spec.ErrInvalid)
+	require.Equal(t, "faults[1].join: n3 is already on the ring at 2s (faults[0] joined it)", err.Error())
+}
+
 func parse(t *testing.T, text string) *spec.Scenario {
 	t.Helper()
 	s, err := spec.Parse("full.yaml", []byte(text))
@@ -346,20 +454,30 @@ func TestValidateWithoutLines(t *testing.T) {
 	require.Equal(t, "faults[3].link.to: n1 is also from: a link joins two nodes", s.Validate().Error())
 }
 
-// TestPackageDocExample keeps the example of the package comment valid.
+// TestPackageDocExample keeps the examples of the package comment valid.
 func TestPackageDocExample(t *testing.T) {
 	src, err := os.ReadFile("spec.go")
 	require.NoError(t, err)
-	_, rest, ok := strings.Cut(string(src), "// A scenario file:\n//\n")
-	require.True(t, ok)
-	example, _, ok := strings.Cut(rest, "\n//\n")
-	require.True(t, ok)
-	var b strings.Builder
-	for _, l := range strings.Split(example, "\n") {
-		b.WriteString(strings.TrimPrefix(l, "//\t") + "\n")
+	example := func(intro string) *spec.Scenario {
+		_, rest, ok := strings.Cut(string(src), intro+"\n//\n")
+		require.True(t, ok, intro)
+		example, _, ok := strings.Cut(rest, "\n//\n")
+		require.True(t, ok)
+		var b strings.Builder
+		for _, l := range strings.Split(example, "\n") {
+			b.WriteString(strings.TrimPrefix(l, "//\t") + "\n")
+		}
+		s, err := spec.Parse("doc", []byte(b.String()))
+		require.NoError(t, err, "%s", b.String())
+		return s
 	}
-	s, err := spec.Parse("doc", []byte(b.String()))
-	require.NoError(t, err, "%s", b.String())
+	s := example("// A scenario file:")
 	require.Equal(t, "leader-crash-under-load", s.Name)
 	require.Len(t, s.Faults, 3)
+
+	s = example("joins the ring later:")
+	require.Equal(t, "queue-node-joins", s.Name)
+	require.Equal(t, 1, s.Cluster.Spares)
+	require.Len(t, s.Faults, 3)
+	require.Equal(t, "n4", s.Faults[0].Join)
 }

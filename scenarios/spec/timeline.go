@@ -151,3 +151,84 @@ func (v *validator) anyBefore(i int, target string, of func(*Fault) string) bool
 func (v *validator) eventBefore(i int, target string, of func(*Fault) string) bool {
 	return slices.ContainsFunc(v.s.Faults[:i], func(f Fault) bool { return f.On != nil && v.covers(of(&f), target) })
 }
+
+// ringChange is a join or leave on the timeline.
+type ringChange struct {
+	at   time.Duration
+	idx  int // the fault
+	join bool
+	node string
+}
+
+// ring plays the joins and leaves triggered at a time in order, from the
+// initial ring n1..nN of a queue scenario (its spares are on no ring), and
+// rejects a join of a node already on the ring, a leave of a node that is
+// not on it, and a leave of the ring's last node. Joins and leaves are
+// instantaneous, and the settle phase does not undo them. The time of an
+// event-triggered join or leave is unknown until the run: its node's
+// place on the ring is not checked, and neither is the last-node rule.
+func (v *validator) ring() *Error {
+	var (
+		evs       []ringChange
+		uncertain = map[string]bool{}
+	)
+	for i := range v.s.Faults {
+		f := &v.s.Faults[i]
+		node, join := f.Join, true
+		if node == "" {
+			node, join = f.Leave, false
+		}
+		switch {
+		case node == "":
+		case f.At == nil:
+			uncertain[node] = true
+		default:
+			evs = append(evs, ringChange{at: f.At.D(), idx: i, join: join, node: node})
+		}
+	}
+	if len(evs) == 0 {
+		return nil
+	}
+	slices.SortStableFunc(evs, func(a, b ringChange) int { return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.idx, b.idx)) })
+
+	n := v.s.Cluster.Queues
+	initial := v.servers[:n]
+	on := map[string]int{}  // a node on the ring -> the fault that put it there, -1 for the initial ring
+	off := map[string]int{} // a node that left -> the fault that removed it
+	for _, id := range initial {
+		on[id] = -1
+	}
+	members := n
+	for _, e := range evs {
+		if uncertain[e.node] {
+			continue
+		}
+		p := fmt.Sprintf("faults[%d].leave", e.idx)
+		if e.join {
+			p = fmt.Sprintf("faults[%d].join", e.idx)
+		}
+		by, isOn := on[e.node]
+		switch {
+		case e.join && isOn && by < 0:
+			return v.errf(p, "%s is already on the ring at %v: it is on the initial ring %s..%s; join a spare or a node that left", e.node, e.at, initial[0], initial[n-1])
+		case e.join && isOn:
+			return v.errf(p, "%s is already on the ring at %v (faults[%d] joined it)", e.node, e.at, by)
+		case e.join:
+			on[e.node] = e.idx
+			delete(off, e.node)
+			members++
+		case !isOn:
+			if k, left := off[e.node]; left {
+				return v.errf(p, "%s is not on the ring at %v (faults[%d] removed it)", e.node, e.at, k)
+			}
+			return v.errf(p, "%s is not on the ring at %v: it is a spare, which only a join puts on the ring", e.node, e.at)
+		case members == 1 && len(uncertain) == 0:
+			return v.errf(p, "%s is the last node on the ring at %v: a ring cannot be empty", e.node, e.at)
+		default:
+			delete(on, e.node)
+			off[e.node] = e.idx
+			members--
+		}
+	}
+	return nil
+}

@@ -18,6 +18,7 @@ const (
 	MaxDuration   = time.Hour
 	DefaultSettle = 3 * time.Second
 	MaxServers    = 9     // per service
+	MaxQueueNodes = 16    // queue servers and spares together
 	MaxClients    = 64    // over all workloads
 	MaxRate       = 1e5   // operations per second of one workload
 	MaxResources  = 1e6   // size of a workload's key or resource space
@@ -29,17 +30,30 @@ const (
 	MaxSlowSync   = 1e6 // as sim.DiskConfig.Validate
 	MaxSectorSize = 1 << 20
 	MaxOps        = 1e9 // of an on: {ops: N} trigger
+
+	DefaultProduce = 0.5            // a queues workload's produce when it gives none
+	MaxVisibility  = 12 * time.Hour // of a queues workload's visibility timeout
+	MaxPayload     = 1 << 20        // bytes of a queues workload's payload
 )
 
 // Services are the services a cluster may size; Built are the ones that
 // exist so far.
 var (
 	Services = []string{"locks", "queues", "caches"}
-	Built    = []string{"locks"}
+	Built    = []string{"locks", "queues"}
 )
 
 // Checks are the checks a scenario may ask for.
-var Checks = []string{CheckRaftSafety, CheckLockSafety, CheckLinearizable, CheckLiveness}
+var Checks = []string{CheckRaftSafety, CheckLockSafety, CheckLinearizable, CheckLiveness, CheckQueueSafety, CheckAtLeastOnce}
+
+// checkService names the service a check is only for; the others suit
+// every service.
+var checkService = map[string]string{
+	CheckLockSafety:   "locks",
+	CheckLinearizable: "locks",
+	CheckQueueSafety:  "queues",
+	CheckAtLeastOnce:  "queues",
+}
 
 // SwarmFaults are the fault kinds a swarm may switch on.
 var SwarmFaults = []string{"crash", "partition", "pause", "clog", "loss", "duplicate", "reorder", "clock", "disk"}
@@ -53,17 +67,18 @@ var latencyParams = map[string][]string{
 }
 
 // Validate checks that s can run, and fills in defaults: settle 3s, a
-// workload's distribution uniform and a zipf exponent of 1.1. Parse calls
-// it; call it again after changing a scenario in Go. The error is an
-// *Error naming the field (and its line, for a parsed scenario's faults).
+// workload's distribution uniform, a zipf exponent of 1.1 and a queues
+// workload's produce 0.5. Parse calls it; call it again after changing a
+// scenario in Go. The error is an *Error naming the field (and its line,
+// for a parsed scenario's faults).
 func (s *Scenario) Validate() error { return s.validate(nil) }
 
 // validator checks one scenario; pos holds the lines of a parsed one.
 type validator struct {
 	s   *Scenario
 	pos positions
-	// servers and clients are the node names, in order; isServer and
-	// isClient index them.
+	// servers and clients are the node names, in order (servers hold a
+	// queue scenario's spares too); isServer and isClient index them.
 	servers, clients   []string
 	isServer, isClient map[string]bool
 }
@@ -194,8 +209,32 @@ func (v *validator) cluster() *Error {
 	if c.Locks+c.Queues+c.Caches == 0 {
 		return v.errf("cluster", "no servers: size a service, such as locks: 3 (1..%d)", MaxServers)
 	}
-	v.servers, v.isServer = numbered("n", c.Locks)
+	if c.Locks > 0 && c.Queues > 0 {
+		return v.errf("cluster", "locks and queues both sized: one service per scenario is supported for now")
+	}
+	switch {
+	case c.Spares < 0 || c.Spares > MaxServers:
+		return v.errf("cluster.spares", "%d spares, outside [0, %d]", c.Spares, MaxServers)
+	case c.Spares > 0 && c.Queues == 0:
+		return v.errf("cluster.spares", "spares are queue nodes that join the ring later: only with queues (cluster.queues is 0)")
+	case c.Queues+c.Spares > MaxQueueNodes:
+		return v.errf("cluster.spares", "%d queue servers and %d spares make %d queue nodes, over the limit of %d", c.Queues, c.Spares, c.Queues+c.Spares, MaxQueueNodes)
+	}
+	v.servers, v.isServer = numbered("n", v.s.serverCount())
 	return nil
+}
+
+// serverCount is the number of server nodes: the sized service's servers
+// and, for queues, the spares.
+func (s *Scenario) serverCount() int {
+	c := s.Cluster
+	switch {
+	case c.Locks > 0:
+		return min(c.Locks, MaxServers)
+	case c.Queues > 0:
+		return min(c.Queues, MaxServers) + max(min(c.Spares, MaxServers), 0)
+	}
+	return 0
 }
 
 // numbered returns prefix1..prefixN and a set of them.
@@ -208,10 +247,12 @@ func numbered(prefix string, n int) ([]string, map[string]bool) {
 	return out, set
 }
 
-// Nodes returns the scenario's node names: lock servers n1..nN, then
-// clients c1..cM numbered across workloads in file order.
+// Nodes returns the scenario's node names: the servers n1..nN of the
+// sized service (N is cluster.locks or cluster.queues) followed by a
+// queue scenario's spares n(N+1)..n(N+S), then clients c1..cM numbered
+// across workloads in file order.
 func (s *Scenario) Nodes() (servers, clients []string) {
-	servers, _ = numbered("n", max(s.Cluster.Locks, 0))
+	servers, _ = numbered("n", s.serverCount())
 	total := 0
 	for _, w := range s.Workload {
 		total += max(w.Clients, 0)
@@ -367,20 +408,75 @@ func (v *validator) workloads() *Error {
 		default:
 			return v.errf(p+".distribution", "unknown distribution %q: want uniform or zipf", w.Distribution)
 		}
-		if err := v.probability(p+".shared", w.Shared); err != nil {
+		for _, x := range []struct {
+			name, service string
+			set           bool
+		}{
+			{"shared", "locks", w.Shared != 0}, {"hold", "locks", w.Hold != 0},
+			{"wait", "locks", w.Wait != ""}, {"ttl", "locks", w.TTL != 0},
+			{"produce", "queues", w.Produce != nil}, {"poison", "queues", w.Poison != 0},
+			{"dlq", "queues", w.DLQ != 0}, {"visibility", "queues", w.Visibility != 0},
+			{"process", "queues", w.Process != 0}, {"payload", "queues", w.Payload != 0},
+		} {
+			if x.set && x.service != w.Service {
+				return v.errf(p+"."+x.name, "only for service %s (this workload is of %s)", x.service, w.Service)
+			}
+		}
+		var err *Error
+		switch w.Service {
+		case "locks":
+			err = v.lockWorkload(p, w)
+		case "queues":
+			err = v.queueWorkload(p, w)
+		}
+		if err != nil {
 			return err
-		}
-		if w.Hold > v.s.Duration {
-			return v.errf(p+".hold", "%v exceeds the scenario's duration %v", w.Hold, v.s.Duration)
-		}
-		if _, _, err := ParseWait(w.Wait); err != nil {
-			return v.errf(p+".wait", "%v", err)
-		}
-		if w.TTL.D() > MaxTTL {
-			return v.errf(p+".ttl", "%v exceeds the limit of %v", w.TTL, MaxTTL)
 		}
 	}
 	v.clients, v.isClient = numbered("c", total)
+	return nil
+}
+
+// lockWorkload checks the fields of a locks workload.
+func (v *validator) lockWorkload(p string, w *Workload) *Error {
+	if err := v.probability(p+".shared", w.Shared); err != nil {
+		return err
+	}
+	if w.Hold > v.s.Duration {
+		return v.errf(p+".hold", "%v exceeds the scenario's duration %v", w.Hold, v.s.Duration)
+	}
+	if _, _, err := ParseWait(w.Wait); err != nil {
+		return v.errf(p+".wait", "%v", err)
+	}
+	if w.TTL.D() > MaxTTL {
+		return v.errf(p+".ttl", "%v exceeds the limit of %v", w.TTL, MaxTTL)
+	}
+	return nil
+}
+
+// queueWorkload checks the fields of a queues workload, and fills in its
+// produce.
+func (v *validator) queueWorkload(p string, w *Workload) *Error {
+	if w.Produce == nil {
+		d := DefaultProduce
+		w.Produce = &d
+	}
+	for _, x := range []struct {
+		name string
+		v    float64
+	}{{"produce", *w.Produce}, {"poison", w.Poison}, {"dlq", w.DLQ}} {
+		if err := v.probability(p+"."+x.name, x.v); err != nil {
+			return err
+		}
+	}
+	switch {
+	case w.Visibility.D() > MaxVisibility:
+		return v.errf(p+".visibility", "%v exceeds the limit of %v", w.Visibility, MaxVisibility)
+	case w.Process > v.s.Duration:
+		return v.errf(p+".process", "%v exceeds the scenario's duration %v", w.Process, v.s.Duration)
+	case w.Payload < 0 || w.Payload > MaxPayload:
+		return v.errf(p+".payload", "%d bytes, outside [0, %d] (0 for the default)", w.Payload, MaxPayload)
+	}
 	return nil
 }
 
@@ -411,8 +507,12 @@ func (v *validator) checks() *Error {
 			return v.errf(p, "unknown check %q (known: %s)", c, strings.Join(Checks, ", "))
 		case slices.Index(v.s.Check, c) < i:
 			return v.errf(p, "%s is listed twice", c)
+		case checkService[c] != "" && !v.s.present(checkService[c]):
+			return v.errf(p, "%s is a check of service %s, which this scenario does not size (cluster.%s is 0)", c, checkService[c], checkService[c])
 		case c == CheckLinearizable && len(v.s.Workload) == 0:
 			return v.errf(p, "linearizable needs a workload: it checks the clients' history")
+		case c == CheckAtLeastOnce && len(v.s.Workload) == 0:
+			return v.errf(p, "at-least-once needs a workload: it checks the clients' enqueues and deliveries")
 		}
 	}
 	return nil

@@ -1,0 +1,198 @@
+package scenarios
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/distsync/distsync/nodes/queues"
+	"github.com/distsync/distsync/protocols/queue"
+)
+
+// QueueOp is one queue client operation: invoked at Call, answered at
+// Return with Result if Done.
+type QueueOp struct {
+	Op     queues.Op
+	Call   time.Duration
+	Return time.Duration
+	Result queue.Result
+	Done   bool
+}
+
+// QueueHistory records what the queue clients of a run invoked and
+// learned, stamped with virtual time, and checks as it grows that no
+// message is delivered after an ack of it succeeded. It implements
+// queues.Recorder.
+type QueueHistory struct {
+	Ops     []QueueOp
+	pending map[queueOpKey]int
+	// Completed counts the operations that got an answer.
+	Completed int
+	now       func() time.Duration
+	// messages by payload; payloadOf maps a delivery to its payload.
+	messages  map[string]*messageFate
+	payloadOf map[receiptKey]string
+	violation error
+}
+
+// receiptKey names a delivery: receipts are unique within a queue's
+// groups (they grow with the log, and with the ring epoch across moves),
+// not across queues.
+type receiptKey struct {
+	placement string
+	receipt   uint64
+}
+
+type queueOpKey struct {
+	client queue.ClientID
+	seq    uint64
+}
+
+// messageFate is what the clients learned about one message.
+type messageFate struct {
+	queue    string
+	id       uint64        // from the enqueue's answer
+	enqueued time.Duration // when the enqueue was acknowledged (0: never)
+	receipts []uint64      // every delivery's receipt, as they arrived
+	ackedAt  uint64        // receipt of the delivery whose ack succeeded
+}
+
+func newQueueHistory() *QueueHistory {
+	return &QueueHistory{pending: map[queueOpKey]int{}, messages: map[string]*messageFate{}, payloadOf: map[receiptKey]string{}}
+}
+
+// Invoke implements queues.Recorder.
+func (h *QueueHistory) Invoke(op queues.Op) {
+	h.pending[queueOpKey{op.Client, op.Seq}] = len(h.Ops)
+	h.Ops = append(h.Ops, QueueOp{Op: op, Call: h.now()})
+}
+
+// Complete implements queues.Recorder.
+func (h *QueueHistory) Complete(op queues.Op, res queue.Result) {
+	k := queueOpKey{op.Client, op.Seq}
+	i, ok := h.pending[k]
+	if !ok {
+		panic(fmt.Sprintf("queue history: completion of %s seq %d by %s that was never invoked", op.Kind, op.Seq, op.Client))
+	}
+	delete(h.pending, k)
+	h.Completed++
+	h.Ops[i].Return, h.Ops[i].Result, h.Ops[i].Done = h.now(), res, true
+	if res.Status != queue.StatusOK {
+		return
+	}
+	switch op.Kind {
+	case queues.OpEnqueue:
+		f := h.fate(op.Payload)
+		f.queue, f.id, f.enqueued = op.Queue, res.ID, h.now()
+	case queues.OpDequeue:
+		payload := string(res.Payload)
+		f := h.fate(payload)
+		f.receipts = append(f.receipts, res.Receipt)
+		h.payloadOf[receiptKey{queues.PlacementKey(op.Queue), res.Receipt}] = payload
+		if f.ackedAt != 0 && res.Receipt > f.ackedAt && h.violation == nil {
+			h.violation = fmt.Errorf("queue-safety at t=%v: message %.40q (id %d) delivered to %s under receipt %d after its delivery %d was acked",
+				h.now(), payload, res.ID, op.Client, res.Receipt, f.ackedAt)
+		}
+	case queues.OpAck:
+		payload, ok := h.payloadOf[receiptKey{queues.PlacementKey(op.Queue), op.Receipt}]
+		if !ok {
+			return
+		}
+		f := h.fate(payload)
+		f.ackedAt = op.Receipt
+		for _, r := range f.receipts {
+			if r > op.Receipt && h.violation == nil {
+				h.violation = fmt.Errorf("queue-safety at t=%v: message %.40q acked under receipt %d by %s, but it was also delivered later under receipt %d",
+					h.now(), payload, op.Receipt, op.Client, r)
+			}
+		}
+	}
+}
+
+func (h *QueueHistory) fate(payload string) *messageFate {
+	f := h.messages[payload]
+	if f == nil {
+		f = &messageFate{}
+		h.messages[payload] = f
+	}
+	return f
+}
+
+// OldestPending returns the oldest operation still waiting for an answer.
+func (h *QueueHistory) OldestPending() (QueueOp, bool) {
+	best := -1
+	for _, i := range h.pending { //det:ordered the minimum index is the same in any order
+		if best < 0 || i < best {
+			best = i
+		}
+	}
+	if best < 0 {
+		return QueueOp{}, false
+	}
+	return h.Ops[best], true
+}
+
+// Undelivered returns, sorted by id, the acknowledged enqueues that no
+// client ever received: the candidates for a lost message.
+func (h *QueueHistory) Undelivered() []QueueLost {
+	var out []QueueLost
+	for payload, f := range h.messages { //det:ordered sorted below
+		if f.enqueued > 0 && len(f.receipts) == 0 {
+			out = append(out, QueueLost{Payload: payload, Queue: f.queue, ID: f.id, Enqueued: f.enqueued})
+		}
+	}
+	slices.SortFunc(out, func(a, b QueueLost) int {
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// QueueLost is an acknowledged enqueue that was never delivered.
+type QueueLost struct {
+	Payload  string
+	Queue    string
+	ID       uint64
+	Enqueued time.Duration
+}
+
+// QueueCounts sums up a queue history.
+type QueueCounts struct {
+	Enqueued, Delivered, Redelivered, Acked, AckRefused uint64
+}
+
+// Counts sums up the history.
+func (h *QueueHistory) Counts() QueueCounts {
+	var c QueueCounts
+	for _, op := range h.Ops {
+		if !op.Done {
+			continue
+		}
+		ok := op.Result.Status == queue.StatusOK
+		switch op.Op.Kind {
+		case queues.OpEnqueue:
+			if ok {
+				c.Enqueued++
+			}
+		case queues.OpDequeue:
+			if ok {
+				c.Delivered++
+				if op.Result.Deliveries > 1 {
+					c.Redelivered++
+				}
+			}
+		case queues.OpAck:
+			if ok {
+				c.Acked++
+			} else {
+				c.AckRefused++
+			}
+		}
+	}
+	return c
+}

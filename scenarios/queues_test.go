@@ -1,0 +1,121 @@
+package scenarios
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/distsync/distsync/nodes"
+	"github.com/distsync/distsync/nodes/queues"
+	"github.com/distsync/distsync/sim"
+)
+
+// queueCluster3 is a 3-node cluster (R=3) with mixed clients on 4 queues.
+func queueCluster3(seed uint64, spares int) QueueCluster {
+	return QueueCluster{
+		Seed: sim.Seed(seed), Servers: 3, Spares: spares,
+		Groups: []QueueClientGroup{{Count: 4, Config: queues.ClientConfig{
+			Queues: []string{"q0", "q1", "q2", "q3"}, Produce: 0.5, Visibility: time.Second,
+		}}},
+		Network:  sim.LinkConfig{Latency: sim.Uniform(time.Millisecond, 5*time.Millisecond)},
+		Disk:     sim.DiskConfig{SyncLatency: sim.Constant(500 * time.Microsecond)},
+		Duration: 10 * time.Second, Settle: 4 * time.Second,
+	}
+}
+
+// runQueues runs qs to the end of c, healing everything at the start of
+// the settle phase, and requires every check to pass.
+func runQueues(t *testing.T, c QueueCluster, setup func(qs *QueueSim)) *QueueSim {
+	t.Helper()
+	qs, err := NewQueueSim(c)
+	require.NoError(t, err)
+	if setup != nil {
+		setup(qs)
+	}
+	qs.World.At(c.Duration-c.Settle, "heal-all", func(w *sim.World) {
+		w.Heal()
+		for _, id := range qs.Servers {
+			if !w.Up(id) {
+				_ = w.Restart(id)
+			}
+		}
+	})
+	require.NoError(t, qs.Run(c.Duration, c.Settle, true), "seed %d", c.Seed)
+	require.Empty(t, qs.Lost(), "seed %d: acknowledged enqueues lost", c.Seed)
+	return qs
+}
+
+func TestQueueClusterDeliversEverything(t *testing.T) {
+	for seed := uint64(1); seed <= 5; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			qs := runQueues(t, queueCluster3(seed, 0), nil)
+			c := qs.History.Counts()
+			require.Greater(t, c.Enqueued, uint64(100), "too little traffic to mean anything")
+			require.GreaterOrEqual(t, c.Delivered, c.Enqueued, "the drain delivers every message at least once")
+			require.Empty(t, qs.History.Undelivered(), "after the drain nothing is left undelivered")
+		})
+	}
+}
+
+func TestQueueOwnerCrashLosesNothing(t *testing.T) {
+	for seed := uint64(1); seed <= 5; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			runQueues(t, queueCluster3(seed, 0), func(qs *QueueSim) {
+				for _, at := range []time.Duration{2 * time.Second, 4 * time.Second} {
+					qs.World.At(at, "crash-owner", func(w *sim.World) {
+						if id := qs.Leader(); id != "" {
+							require.NoError(t, w.Crash(id))
+							w.At(w.Now()+time.Second, "restart", func(w *sim.World) { _ = w.Restart(id) })
+						}
+					})
+				}
+			})
+		})
+	}
+}
+
+func TestQueueJoinAndLeaveMoveOnlyChangedQueues(t *testing.T) {
+	for seed := uint64(1); seed <= 3; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			var before map[string]queues.GroupID
+			qs := runQueues(t, queueCluster3(seed, 1), func(qs *QueueSim) {
+				qs.World.At(2*time.Second, "join", func(*sim.World) {
+					before = currentGroups(qs)
+					require.NoError(t, qs.Join("n4"))
+				})
+				qs.World.At(4*time.Second, "leave", func(*sim.World) { require.NoError(t, qs.Leave("n1")) })
+			})
+			after := currentGroups(qs)
+			require.Len(t, after, 4)
+			moved := 0
+			for q, g := range before {
+				if after[q] != g {
+					moved++
+				}
+			}
+			require.Positive(t, moved, "a join and a leave in a 3-node ring with R=3 move some queues")
+			// Every group of an earlier epoch is gone from every node.
+			for _, id := range qs.Servers {
+				s := qs.Server(id)
+				for _, g := range s.Groups() {
+					cur, _ := s.Placement(g.Queue)
+					require.Equal(t, cur, g, "node %s still hosts the moved group %s", id, g)
+				}
+			}
+		})
+	}
+}
+
+// currentGroups maps each client queue to its current group, as n2 (never
+// removed) sees the ring.
+func currentGroups(qs *QueueSim) map[string]queues.GroupID {
+	out := map[string]queues.GroupID{}
+	s := qs.Server(nodes.NodeID("n2"))
+	for i := range 4 {
+		q := fmt.Sprintf("q%d", i)
+		out[q], _ = s.Placement(q)
+	}
+	return out
+}
