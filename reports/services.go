@@ -72,3 +72,26 @@ func victimsSection(r *scenarios.Result) Section {
 	}
 	return s
 }
+
+// queueSections are the queue service's tables: its Raft groups (one per
+// queue placement) and what the clients and the nodes saw of the queues.
+func queueSections(r *scenarios.Result) []Section {
+	raft := Section{Title: "Raft (queue groups)", Header: []string{"counter", "value"}, Rows: [][]string{
+		{"highest term of any group", u(r.Terms)},
+		{"leaders elected (all groups)", strconv.Itoa(len(r.Elections))},
+		{"leader losses (all groups)", strconv.Itoa(len(r.LeaderLost))},
+	}}
+	q := Section{Title: "Queues", Header: []string{"counter", "value"}}
+	if st := r.Queues; st != nil {
+		q.Rows = [][]string{
+			{"enqueues acknowledged", u(st.Enqueued)}, {"deliveries", u(st.Delivered)},
+			{"redeliveries", u(st.Redelivered)}, {"acks accepted", u(st.Acked)},
+			{"acks refused (receipt expired or moved)", u(st.AckRefused)}, {"dead-lettered", u(st.DeadLettered)},
+			{"acknowledged but never delivered", strconv.Itoa(st.Undelivered)},
+			{"group replicas dropped after a move", u(st.Moves)}, {"last ring epoch", u(st.Epoch)},
+		}
+	} else {
+		q.Note = "no queue counters in this result"
+	}
+	return []Section{raft, q}
+}

@@ -87,7 +87,8 @@ func RunSummary(r *scenarios.Result) []Section {
 // serviceSections are the tables of each service, keyed by its name in
 // OpRecord.Service. A service's tables appear only when it ran.
 var serviceSections = map[string]func(*scenarios.Result) []Section{
-	"locks": lockSections,
+	"locks":  lockSections,
+	"queues": queueSections,
 }
 
 // Services returns the services a run exercised, sorted.
@@ -96,7 +97,10 @@ func Services(r *scenarios.Result) []string {
 	for _, o := range r.Ops {
 		seen[o.Service] = true
 	}
-	if r.Locks != nil || len(r.Elections) > 0 {
+	switch {
+	case r.Queues != nil:
+		seen["queues"] = true
+	case r.Locks != nil || len(r.Elections) > 0:
 		seen["locks"] = true
 	}
 	return sortedKeys(seen)

@@ -35,7 +35,7 @@ type Config struct {
 	// again within this long after its deadline.
 	VisibilityCheck time.Duration
 	// SnapshotEvery is how many applied entries of a group trigger its
-	// snapshot (default 1000).
+	// snapshot (default 10,000).
 	SnapshotEvery uint64
 	// CompactBytes is how large the log may grow before it is rewritten
 	// with only the live groups' snapshots and recent entries (default 64
@@ -72,7 +72,7 @@ const (
 	DefaultReplicas        = 3
 	DefaultTick            = 10 * time.Millisecond
 	DefaultVisibilityCheck = 100 * time.Millisecond
-	DefaultSnapshotEvery   = 1000
+	DefaultSnapshotEvery   = 10000
 	DefaultCompactBytes    = 64 << 20
 	DefaultMaxGroups       = 4096
 )
