@@ -44,8 +44,11 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeEnvelope$$' -fuzztime $(FUZZTIME) ./nodes/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeMessage$$' -fuzztime $(FUZZTIME) ./nodes/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeLockMessage$$' -fuzztime $(FUZZTIME) ./nodes/locks/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeQueueMessage$$' -fuzztime $(FUZZTIME) ./nodes/queues/
 	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshalMessage$$' -fuzztime $(FUZZTIME) ./protocols/raft/
 	$(GO) test -run '^$$' -fuzz '^FuzzReplay$$' -fuzztime $(FUZZTIME) ./protocols/wal/
+	$(GO) test -run '^$$' -fuzz '^FuzzReplay$$' -fuzztime $(FUZZTIME) ./nodes/internal/raftstore/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCommand$$' -fuzztime $(FUZZTIME) ./protocols/queue/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCommand$$' -fuzztime $(FUZZTIME) ./protocols/lockmgr/
 	$(GO) test -run '^$$' -fuzz '^FuzzRestore$$' -fuzztime $(FUZZTIME) ./protocols/lockmgr/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./scenarios/spec/

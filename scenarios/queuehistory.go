@@ -1,8 +1,10 @@
 package scenarios
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/distsync/distsync/nodes/queues"
@@ -195,4 +197,40 @@ func (h *QueueHistory) Counts() QueueCounts {
 		}
 	}
 	return c
+}
+
+// CheckFIFO checks that each queue served its first deliveries in enqueue
+// order: ordered by receipt (the log order of the dequeues), the first
+// deliveries of the messages a group enqueued itself carry increasing ids.
+// Dead-letter queues (whose arrivals come in failure order) and messages a
+// group imported from an older placement (delivered first, by design, even
+// if a newer one slipped in before the import landed) are left out.
+func (h *QueueHistory) CheckFIFO() error {
+	type first struct{ receipt, id uint64 }
+	byQueue := map[string][]first{}
+	for _, op := range h.Ops {
+		r := op.Result
+		if !op.Done || op.Op.Kind != queues.OpDequeue || r.Status != queue.StatusOK || r.Deliveries != 1 ||
+			strings.HasSuffix(op.Op.Queue, queue.DLQSuffix) || r.ID>>queue.IDIndexBits != r.Receipt>>queue.IDIndexBits {
+			continue
+		}
+		k := fmt.Sprintf("%s@%d", op.Op.Queue, r.Receipt>>queue.IDIndexBits)
+		byQueue[k] = append(byQueue[k], first{r.Receipt, r.ID})
+	}
+	keys := make([]string, 0, len(byQueue))
+	for k := range byQueue { //det:ordered sorted below
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		fs := byQueue[k]
+		slices.SortFunc(fs, func(a, b first) int { return cmp.Compare(a.receipt, b.receipt) })
+		for i := 1; i < len(fs); i++ {
+			if fs[i].id <= fs[i-1].id {
+				return fmt.Errorf("queue-safety: FIFO: in %s, message %d was first delivered (receipt %d) after message %d (receipt %d)",
+					k, fs[i].id, fs[i].receipt, fs[i-1].id, fs[i-1].receipt)
+			}
+		}
+	}
+	return nil
 }

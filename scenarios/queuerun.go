@@ -134,6 +134,11 @@ func (run *Run) executeQueues(opts RunOptions) *Result {
 	if err != nil {
 		res.fail(failureOf(err, qs.World))
 	}
+	if on[spec.CheckQueueSafety] && res.Passed {
+		if err := qs.History.CheckFIFO(); err != nil {
+			res.fail(&Failure{Check: spec.CheckQueueSafety, At: qs.World.Now(), Event: qs.World.Stats().Events, Message: err.Error()})
+		}
+	}
 	if on[spec.CheckAtLeastOnce] && res.Passed {
 		if lost := qs.Lost(); len(lost) > 0 {
 			m := lost[0]

@@ -9,6 +9,7 @@ import (
 
 	"github.com/distsync/distsync/nodes"
 	"github.com/distsync/distsync/nodes/queues"
+	"github.com/distsync/distsync/protocols/queue"
 	"github.com/distsync/distsync/sim"
 )
 
@@ -44,6 +45,7 @@ func runQueues(t *testing.T, c QueueCluster, setup func(qs *QueueSim)) *QueueSim
 	})
 	require.NoError(t, qs.Run(c.Duration, c.Settle, true), "seed %d", c.Seed)
 	require.Empty(t, qs.Lost(), "seed %d: acknowledged enqueues lost", c.Seed)
+	require.NoError(t, qs.History.CheckFIFO(), "seed %d", c.Seed)
 	return qs
 }
 
@@ -118,4 +120,67 @@ func currentGroups(qs *QueueSim) map[string]queues.GroupID {
 		out[q], _ = s.Placement(q)
 	}
 	return out
+}
+
+// TestQueueLostSeesOnlyMessagesNoReplicaHolds proves the at-least-once
+// check can fail: with producers only, every message is undelivered but
+// held by the replicas, so nothing is lost; an acknowledged enqueue the
+// cluster never saw (forged into the history) is.
+func TestQueueLostSeesOnlyMessagesNoReplicaHolds(t *testing.T) {
+	c := queueCluster3(7, 0)
+	c.Groups[0].Config.Produce = 1
+	qs, err := NewQueueSim(c)
+	require.NoError(t, err)
+	require.NoError(t, qs.World.Run(3*time.Second))
+	undelivered := qs.History.Undelivered()
+	require.Greater(t, len(undelivered), 50)
+	require.Empty(t, qs.Lost(), "every undelivered message is still held by a replica")
+
+	ghost := queues.Op{Client: "forger", Seq: 1, Kind: queues.OpEnqueue, Queue: "q1", Payload: "ghost"}
+	qs.History.Invoke(ghost)
+	qs.History.Complete(ghost, queue.Result{Status: queue.StatusOK, ID: undelivered[len(undelivered)-1].ID + 1000})
+	lost := qs.Lost()
+	require.Len(t, lost, 1)
+	require.Equal(t, "ghost", lost[0].Payload)
+}
+
+// TestQueueLogCompactionAndRecovery shrinks the log's budget so every node
+// snapshots its groups and rewrites its log many times, and crashes nodes
+// in between: the log stops growing with the history, and recovery from a
+// compacted log loses nothing.
+func TestQueueLogCompactionAndRecovery(t *testing.T) {
+	for seed := uint64(1); seed <= 3; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			c := queueCluster3(seed, 0)
+			c.Server.CompactBytes, c.Server.SnapshotEvery = 32<<10, 64
+			c.Disk.TornWrites = 1
+			qs := runQueues(t, c, func(qs *QueueSim) {
+				for i, at := range []time.Duration{2 * time.Second, 3500 * time.Millisecond, 5 * time.Second} {
+					id := qs.Servers[i]
+					qs.World.At(at, "crash", func(w *sim.World) {
+						require.NoError(t, w.Crash(id))
+						w.At(w.Now()+500*time.Millisecond, "restart", func(w *sim.World) { _ = w.Restart(id) })
+					})
+				}
+			})
+			for _, id := range qs.Servers {
+				// Counted since the node's last restart.
+				require.Positive(t, qs.Server(id).Stats.Compactions, "node %s never compacted its log", id)
+				ds, err := qs.World.DiskStats(id)
+				require.NoError(t, err)
+				disk, err := qs.World.NodeDisk(id)
+				require.NoError(t, err)
+				names, err := disk.List()
+				require.NoError(t, err)
+				var live int64
+				for _, name := range names {
+					f, err := disk.Open(name)
+					require.NoError(t, err)
+					live += f.Size()
+				}
+				require.Greater(t, int64(ds.BytesWritten), 3*c.Server.CompactBytes, "node %s wrote too little to test compaction", id)
+				require.Less(t, live, 2*c.Server.CompactBytes, "node %s keeps %d of the %d bytes it wrote: the log is not compacted", id, live, ds.BytesWritten)
+			}
+		})
+	}
 }

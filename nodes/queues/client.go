@@ -132,8 +132,8 @@ func NewClient(cfg ClientConfig) (nodes.Factory, error) {
 		return nil, errors.New("queue client config: queues: empty")
 	}
 	for i, q := range cfg.Queues {
-		if err := ValidateQueueName(fmt.Sprintf("queue client config: queues[%d]", i), q); err != nil {
-			return nil, err
+		if err := ValidateQueueName(fmt.Sprintf("queues[%d]", i), q); err != nil {
+			return nil, fmt.Errorf("queue client config: %w", err)
 		}
 	}
 	for _, p := range []struct {
@@ -241,6 +241,9 @@ func (c *Client) Receive(from nodes.NodeID, m nodes.Message) {
 		return
 	case ServiceBadRequest:
 		panic(fmt.Sprintf("queue client %s: request %+v refused: %s", c.id, *c.cur, r.Detail))
+	default:
+		c.backoff() // a service error this client does not know: try again elsewhere
+		return
 	}
 	if errors.Is(r.Result.Err, queue.ErrMoved) {
 		c.backoff() // the queue is moving: another node has its new group

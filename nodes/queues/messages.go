@@ -295,7 +295,7 @@ func init() {
 		r.Leader = nodes.NodeID(d.String())
 		b := d.Bytes0()
 		r.Detail = d.String()
-		if d.Err() != nil || (r.Service == ServiceOK) != (len(b) > 0) {
+		if d.Err() != nil || r.Service > ServiceBadRequest || (r.Service == ServiceOK) != (len(b) > 0) {
 			d.Fail(fmt.Errorf("reply result present=%v with service %s", len(b) > 0, r.Service))
 			return nil
 		}

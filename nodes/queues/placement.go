@@ -47,7 +47,7 @@ func (g GroupID) key() string { return strconv.FormatUint(g.Epoch, 10) + "/" + g
 func parseGroupKey(k string) (GroupID, error) {
 	e, q, ok := strings.Cut(k, "/")
 	epoch, err := strconv.ParseUint(e, 10, 64)
-	if !ok || err != nil || q == "" {
+	if !ok || err != nil {
 		return GroupID{}, fmt.Errorf("queues: bad group key %q", k)
 	}
 	return GroupID{Queue: q, Epoch: epoch}, nil
@@ -58,14 +58,15 @@ func parseGroupKey(k string) (GroupID, error) {
 func PlacementKey(name string) string { return strings.TrimSuffix(name, queue.DLQSuffix) }
 
 // ValidateQueueName checks a queue name as every node does before routing
-// it: 1 to queue.MaxNameBytes bytes.
+// it: 1 to queue.MaxNameBytes bytes. The error names field; callers add
+// their context.
 func ValidateQueueName(field, name string) error {
 	if name == "" || len(name) > queue.MaxNameBytes {
 		shown := name
 		if len(shown) > 32 {
 			shown = shown[:32] + "..."
 		}
-		return fmt.Errorf("queues: %s = %q (%d bytes): %w: want 1..%d bytes", field, shown, len(name), queue.ErrInvalidQueue, queue.MaxNameBytes)
+		return fmt.Errorf("%s = %q (%d bytes): %w: want 1..%d bytes", field, shown, len(name), queue.ErrInvalidQueue, queue.MaxNameBytes)
 	}
 	return nil
 }

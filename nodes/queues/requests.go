@@ -68,7 +68,7 @@ func (s *Server) validate(req *Request) (queue.Command, queue.ClientID, uint64, 
 		return nil, "", 0, fmt.Errorf("queues: Request.Cmd: %s is not a client command", describeCommand(cmd))
 	}
 	if err := ValidateQueueName("Request.Queue", req.Queue); err != nil {
-		return nil, client, seq, err
+		return nil, client, seq, fmt.Errorf("queues: %w", err)
 	}
 	switch c := cmd.(type) {
 	case queue.Enqueue:
