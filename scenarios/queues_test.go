@@ -10,6 +10,7 @@ import (
 	"github.com/distsync/distsync/nodes"
 	"github.com/distsync/distsync/nodes/queues"
 	"github.com/distsync/distsync/protocols/queue"
+	"github.com/distsync/distsync/scenarios/spec"
 	"github.com/distsync/distsync/sim"
 )
 
@@ -182,5 +183,20 @@ func TestQueueLogCompactionAndRecovery(t *testing.T) {
 				require.Less(t, live, 2*c.Server.CompactBytes, "node %s keeps %d of the %d bytes it wrote: the log is not compacted", id, live, ds.BytesWritten)
 			}
 		})
+	}
+}
+
+// TestQueueRegressionSeeds replays seeds that once failed. Seeds 10, 21
+// and 26 of queue-swarm applied a producer's retried enqueue twice across
+// a move (the new group served before the old group's exactly-once table
+// arrived), and the checker saw an acked payload delivered again; new
+// groups now wait for their predecessor's whole state.
+func TestQueueRegressionSeeds(t *testing.T) {
+	s, err := spec.Load("queue-swarm.yaml")
+	require.NoError(t, err)
+	for _, seed := range []uint64{10, 21, 26} {
+		res, err := RunScenario(s, RunOptions{Seed: sim.Seed(seed)})
+		require.NoError(t, err)
+		require.True(t, res.Passed, "queue-swarm seed %d: %+v", seed, res.Failure)
 	}
 }

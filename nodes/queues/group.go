@@ -36,6 +36,13 @@ type group struct {
 	// once a majority of the others have).
 	gone    map[nodes.NodeID]bool
 	dropped bool
+	// open: the group serves clients (see Server.gated); once true it
+	// stays true.
+	open bool
+	// Leader-only: members of the previous group that said they do not
+	// host it, and whether its absence was proposed.
+	absent         map[nodes.NodeID]bool
+	absentProposed bool
 }
 
 type pendingReq struct {
@@ -78,6 +85,7 @@ func (s *Server) newGroup(gid GroupID, st raft.Storage) *group {
 	g := &group{
 		id: gid, peers: peers, mgr: queue.New(qc), exportLast: -1,
 		pending: map[queue.ClientID]pendingReq{}, imports: map[string]nodes.NodeID{}, gone: map[nodes.NodeID]bool{},
+		absent: map[nodes.NodeID]bool{},
 	}
 	if st.Snapshot.Index > 0 {
 		if err := g.mgr.Restore(st.Snapshot.Data); err != nil {
@@ -173,6 +181,8 @@ func (s *Server) removeGroup(g *group) {
 func (s *Server) roleChanged(g *group, ss raft.SoftState) {
 	if g.role == raft.RoleLeader && ss.Role != raft.RoleLeader {
 		g.exportNext, g.exportLast, g.dropProposed = 0, -1, false
+		clear(g.absent)
+		g.absentProposed = false
 	}
 	g.role, g.lead = ss.Role, ss.Lead
 }

@@ -16,7 +16,8 @@ const (
 	TypeRingHello  nodes.MessageType = 302  // "my ring epoch is E": peers that know more answer with a RingUpdate
 	TypeImport     nodes.MessageType = 303  // one chunk of a moving queue, old group leader -> new group
 	TypeImportAck  nodes.MessageType = 304  // the next chunk the new group expects
-	TypeGroupGone  nodes.MessageType = 305  // "I no longer host that group": lets a stale replica drop it
+	TypeGroupGone  nodes.MessageType = 305  // "I do not host that group and never will": lets a stale replica drop it
+	TypeGroupProbe nodes.MessageType = 306  // "do you host that group?", from a new group waiting for its predecessor
 	TypeRequest    nodes.MessageType = 1101 // client -> node: a queue command
 	TypeReply      nodes.MessageType = 1102 // node -> client: its outcome
 )
@@ -112,6 +113,18 @@ func (*GroupGone) Type() nodes.MessageType { return TypeGroupGone }
 
 // Encode implements nodes.Message.
 func (m *GroupGone) Encode(e *wire.Encoder) { encodeGroup(e, m.Group) }
+
+// GroupProbe asks a member of Group, the group a queue had before it
+// moved, whether it hosts it. A member that does not, and never will,
+// answers GroupGone; a member that does says nothing (its leader exports
+// the group).
+type GroupProbe struct{ Group GroupID }
+
+// Type implements nodes.Message.
+func (*GroupProbe) Type() nodes.MessageType { return TypeGroupProbe }
+
+// Encode implements nodes.Message.
+func (m *GroupProbe) Encode(e *wire.Encoder) { encodeGroup(e, m.Group) }
 
 // Request asks a node to run a client's queue command: an encoded
 // queue.Enqueue, Dequeue, Ack or Nack. Queue routes it (Ack and Nack name
@@ -285,6 +298,9 @@ func init() {
 	})
 	nodes.Register(TypeGroupGone, "queue.group-gone", func(d *wire.Decoder) nodes.Message {
 		return &GroupGone{Group: decodeGroup(d)}
+	})
+	nodes.Register(TypeGroupProbe, "queue.group-probe", func(d *wire.Decoder) nodes.Message {
+		return &GroupProbe{Group: decodeGroup(d)}
 	})
 	nodes.Register(TypeRequest, "queue.request", func(d *wire.Decoder) nodes.Message {
 		return &Request{Queue: d.String(), Cmd: d.Bytes0()}

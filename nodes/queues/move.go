@@ -1,7 +1,6 @@
 package queues
 
 import (
-	"errors"
 	"slices"
 
 	"github.com/distsync/distsync/nodes"
@@ -123,7 +122,11 @@ func (s *Server) handleImportAck(m *ImportAck) {
 // committed drop marker.)
 func (s *Server) handleGroupGone(from nodes.NodeID, m *GroupGone) {
 	g := s.groups[m.Group]
-	if g == nil || s.place.isCurrent(g.id) || from == s.env.ID() || !slices.Contains(g.peers, from) {
+	if g == nil {
+		s.noteAbsent(from, m.Group)
+		return
+	}
+	if s.place.isCurrent(g.id) || from == s.env.ID() || !slices.Contains(g.peers, from) {
 		return
 	}
 	g.gone[from] = true
@@ -133,5 +136,105 @@ func (s *Server) handleGroupGone(from nodes.NodeID, m *GroupGone) {
 	}
 }
 
-// errMoved reports whether a result says the group has moved.
-func errMoved(r queue.Result) bool { return errors.Is(r.Err, queue.ErrMoved) }
+// gated reports whether group g must not serve clients yet. A queue's
+// group of epoch 0 serves at once. A group its queue moved to serves only
+// once the whole state of the previous group is committed in its log
+// (every chunk imported, and every import that group was itself waiting
+// for), or once a majority of the previous group's members have shown it
+// never held anything: otherwise a client's retry of a command the old
+// group applied could be applied again here, before the old group's
+// exactly-once table arrives.
+func (s *Server) gated(g *group) bool {
+	if g.open {
+		return false
+	}
+	prev, ok := s.place.previous(g.id)
+	if !ok {
+		g.open = true
+		return false
+	}
+	if _, done := g.mgr.ImportNext(prev.key()); done && len(g.mgr.UnfinishedSources()) == 0 {
+		g.open = true
+		return false
+	}
+	return true
+}
+
+// probePrevious asks the members of a gated group's predecessor whether
+// they host it, unless it has started sending its state.
+func (s *Server) probePrevious(g *group) {
+	prev, _ := s.place.previous(g.id)
+	if next, _ := g.mgr.ImportNext(prev.key()); next > 0 {
+		return // it exists and is exporting: wait for it
+	}
+	peers, _ := s.place.peers(prev)
+	m := &GroupProbe{Group: prev}
+	for _, id := range peers {
+		if id != s.env.ID() {
+			s.env.Send(id, m)
+		}
+	}
+	s.maybeDeclareAbsent(g, prev, peers)
+}
+
+// handleGroupProbe answers a probe for a group this node does not host
+// and, knowing a later ring, never will.
+func (s *Server) handleGroupProbe(from nodes.NodeID, m *GroupProbe) {
+	switch {
+	case s.groups[m.Group] != nil:
+		// Hosted: its leader exports it to the prober's group.
+	case m.Group.Epoch > s.place.epoch() || s.place.isCurrent(m.Group):
+		s.env.Send(from, &RingHello{Epoch: s.place.epoch()}) // behind: ask for the ring first
+	default:
+		s.env.Send(from, &GroupGone{Group: m.Group})
+	}
+}
+
+// noteAbsent counts a member's word that a gated group's predecessor is
+// not hosted there.
+func (s *Server) noteAbsent(from nodes.NodeID, prev GroupID) {
+	for _, gid := range s.keys {
+		g := s.groups[gid]
+		if gid.Queue != prev.Queue || g.role != raft.RoleLeader || !s.gated(g) {
+			continue
+		}
+		if p, _ := s.place.previous(gid); p != prev {
+			continue
+		}
+		peers, _ := s.place.peers(prev)
+		if slices.Contains(peers, from) {
+			g.absent[from] = true
+		}
+		s.maybeDeclareAbsent(g, prev, peers)
+	}
+}
+
+// maybeDeclareAbsent lets a gated group serve when a majority of its
+// predecessor's members (this node included, if it is one) do not host
+// the predecessor and never will: then the predecessor can commit nothing
+// more, and it committed nothing it has not exported here (a member drops
+// a group only after its whole state was imported). The decision goes
+// through the log as an empty last chunk from the predecessor, so every
+// replica opens at the same entry.
+func (s *Server) maybeDeclareAbsent(g *group, prev GroupID, peers []nodes.NodeID) {
+	if g.absentProposed {
+		return
+	}
+	votes := len(g.absent)
+	if slices.Contains(peers, s.env.ID()) && s.groups[prev] == nil && !s.place.isCurrent(prev) {
+		votes++
+	}
+	if votes < len(peers)/2+1 {
+		return
+	}
+	if next, _ := g.mgr.ImportNext(prev.key()); next > 0 {
+		return
+	}
+	cmd := queue.Import{Source: prev.key(), Chunk: 0, Last: true}
+	if err := g.raft.Propose(cmd.Encode()); err != nil {
+		s.env.Logf("%s: declare %s absent: %v", g.id, prev, err)
+		return
+	}
+	g.absentProposed = true
+	s.env.Logf("%s: %s is hosted by no majority of %v: serving", g.id, prev, peers)
+}

@@ -178,19 +178,34 @@ func (p *placement) current(key string) (GroupID, []nodes.NodeID) {
 	if c, ok := p.cache[key]; ok {
 		return c.group, c.pref
 	}
-	last := p.epoch()
+	g, pref := p.groupAt(key, p.epoch())
+	if len(p.cache) > 1<<16 {
+		p.cache = map[string]placed{}
+	}
+	p.cache[key] = placed{group: g, pref: pref}
+	return g, pref
+}
+
+// groupAt returns key's group as the ring stood at epoch last: named by the
+// earliest epoch from which its replica set stayed the same up to last.
+func (p *placement) groupAt(key string, last uint64) (GroupID, []nodes.NodeID) {
 	pref := p.pref(key, last)
 	set := sortedSet(pref)
 	e := last
 	for e > 0 && slices.Equal(sortedSet(p.pref(key, e-1)), set) {
 		e--
 	}
-	g := GroupID{Queue: key, Epoch: e}
-	if len(p.cache) > 1<<16 {
-		p.cache = map[string]placed{}
+	return GroupID{Queue: key, Epoch: e}, pref
+}
+
+// previous returns the group g's queue had just before g's replica set was
+// established, and false for a group of epoch 0.
+func (p *placement) previous(g GroupID) (GroupID, bool) {
+	if g.Epoch == 0 || g.Epoch > p.epoch() {
+		return GroupID{}, false
 	}
-	p.cache[key] = placed{group: g, pref: pref}
-	return g, pref
+	prev, _ := p.groupAt(g.Queue, g.Epoch-1)
+	return prev, true
 }
 
 // peers returns the sorted replica set of group g, and false if g's epoch

@@ -47,6 +47,10 @@ func (s *Server) handleRequest(from nodes.NodeID, req *Request) {
 		}
 		return
 	}
+	if s.gated(g) {
+		s.env.Send(from, &Reply{Client: client, Seq: seq, Service: ServiceBusy, Detail: fmt.Sprintf("queue %s is moving to group %s: waiting for its earlier state", req.Queue, gid)})
+		return
+	}
 	if err := g.raft.Propose(stamp(cmd, s.env.Now()).Encode()); err != nil {
 		s.env.Send(from, &Reply{Client: client, Seq: seq, Service: ServiceBusy, Detail: err.Error()})
 		return

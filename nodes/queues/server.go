@@ -168,6 +168,9 @@ func (s *Server) tick() {
 			}
 			continue
 		}
+		if s.gated(g) && s.ticks%moveTicks == 0 {
+			s.probePrevious(g)
+		}
 		if visibility {
 			s.proposeTick(g, now)
 		}
@@ -218,6 +221,8 @@ func (s *Server) Receive(from nodes.NodeID, m nodes.Message) {
 		s.handleImportAck(m)
 	case *GroupGone:
 		s.handleGroupGone(from, m)
+	case *GroupProbe:
+		s.handleGroupProbe(from, m)
 	default:
 		s.env.Logf("ignored %s from %s", nodes.TypeName(m.Type()), from)
 	}

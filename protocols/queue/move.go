@@ -252,3 +252,16 @@ func checkResult(r Result) string {
 	}
 	return ""
 }
+
+// UnfinishedSources returns, sorted, the import sources whose last chunk
+// has not been applied yet: a group that is still receiving a moved queue.
+func (m *Manager) UnfinishedSources() []string {
+	var out []string
+	for name, s := range m.sources { //det:ordered sorted below
+		if !s.done {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
