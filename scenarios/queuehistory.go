@@ -87,6 +87,9 @@ func (h *QueueHistory) Complete(op queues.Op, res queue.Result) {
 		f := h.fate(op.Payload)
 		f.queue, f.id, f.enqueued = op.Queue, res.ID, h.now()
 	case queues.OpDequeue:
+		if res.Gone {
+			return // the client never saw this delivery's payload: it is over
+		}
 		payload := string(res.Payload)
 		f := h.fate(payload)
 		f.receipts = append(f.receipts, res.Receipt)
@@ -143,16 +146,42 @@ func (h *QueueHistory) Undelivered() []QueueLost {
 			out = append(out, QueueLost{Payload: payload, Queue: f.queue, ID: f.id, Enqueued: f.enqueued})
 		}
 	}
-	slices.SortFunc(out, func(a, b QueueLost) int {
-		switch {
-		case a.ID < b.ID:
-			return -1
-		case a.ID > b.ID:
-			return 1
-		}
-		return 0
-	})
+	sortLost(out)
 	return out
+}
+
+// Unacked returns, sorted by id, the acknowledged enqueues that no ack
+// removed: no successful ack of one of their deliveries, and no ack of one
+// still waiting for its answer. At the end of a drained run each must
+// still be held by its queue's current group.
+func (h *QueueHistory) Unacked() []QueueLost {
+	waiting := map[receiptKey]bool{}
+	for _, i := range h.pending { //det:ordered building a set
+		if op := h.Ops[i].Op; op.Kind == queues.OpAck {
+			waiting[receiptKey{queues.PlacementKey(op.Queue), op.Receipt}] = true
+		}
+	}
+	var out []QueueLost
+	for payload, f := range h.messages { //det:ordered sorted below
+		if f.enqueued == 0 || f.ackedAt != 0 {
+			continue
+		}
+		if slices.ContainsFunc(f.receipts, func(r uint64) bool { return waiting[receiptKey{queues.PlacementKey(f.queue), r}] }) {
+			continue
+		}
+		out = append(out, QueueLost{Payload: payload, Queue: f.queue, ID: f.id, Enqueued: f.enqueued})
+	}
+	sortLost(out)
+	return out
+}
+
+func sortLost(out []QueueLost) {
+	slices.SortFunc(out, func(a, b QueueLost) int {
+		if c := cmp.Compare(a.ID, b.ID); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Payload, b.Payload)
+	})
 }
 
 // QueueLost is an acknowledged enqueue that was never delivered.
@@ -182,7 +211,7 @@ func (h *QueueHistory) Counts() QueueCounts {
 				c.Enqueued++
 			}
 		case queues.OpDequeue:
-			if ok {
+			if ok && !op.Result.Gone && op.Result.Receipt != 0 {
 				c.Delivered++
 				if op.Result.Deliveries > 1 {
 					c.Redelivered++

@@ -28,8 +28,10 @@ type QueueStats struct {
 	Undelivered int `json:"undelivered"`
 	// Moves counts group replicas dropped after their queue moved.
 	Moves uint64 `json:"moves"`
-	// Epoch is the last ring epoch.
-	Epoch uint64 `json:"epoch"`
+	// Epoch is the last ring epoch; RingChangesWaiting the joins and
+	// leaves still waiting, at the end, for a move to finish.
+	Epoch              uint64 `json:"epoch"`
+	RingChangesWaiting int    `json:"ring_changes_waiting,omitempty"`
 }
 
 // queueCluster translates a queue scenario's cluster, network, disk and
@@ -92,11 +94,13 @@ func (qs *QueueSim) Run(until, quiet time.Duration, liveness bool) error {
 	return nil
 }
 
-// Lost returns the acknowledged enqueues that no client received and no
-// live replica of any group holds: messages the service lost.
+// Lost returns the acknowledged enqueues that were never acked (and have
+// no ack still waiting for its answer) and that no live replica of their
+// queue's current group holds: messages the service lost, whether they
+// were never delivered or delivered and then dropped.
 func (qs *QueueSim) Lost() []QueueLost {
 	var lost []QueueLost
-	for _, m := range qs.History.Undelivered() {
+	for _, m := range qs.History.Unacked() {
 		if !qs.held(m) {
 			lost = append(lost, m)
 		}
@@ -104,19 +108,19 @@ func (qs *QueueSim) Lost() []QueueLost {
 	return lost
 }
 
-// held reports whether any live replica holds message m, ready or in
-// flight, in its queue or its dead-letter queue.
+// held reports whether a live replica of the current group of m's queue
+// (as that replica's node sees the ring) holds m, ready or in flight, in
+// the queue or its dead-letter queue. A copy left in a group the queue
+// moved away from does not count: no client can reach it.
 func (qs *QueueSim) held(m QueueLost) bool {
-	key := queues.PlacementKey(m.Queue)
 	for _, id := range qs.Servers {
 		s := qs.server(id)
 		if s == nil {
 			continue
 		}
-		for _, gid := range s.Groups() {
-			if gid.Queue == key && s.Group(gid).Manager().Has(m.ID) {
-				return true
-			}
+		cur, _ := s.Placement(m.Queue)
+		if r := s.Group(cur); r != nil && r.Manager().Has(m.ID) {
+			return true
 		}
 	}
 	return false
@@ -173,7 +177,7 @@ func (qs *QueueSim) stats() *QueueStats {
 	c := qs.History.Counts()
 	st := &QueueStats{
 		Enqueued: c.Enqueued, Delivered: c.Delivered, Redelivered: c.Redelivered, Acked: c.Acked, AckRefused: c.AckRefused,
-		Undelivered: len(qs.History.Undelivered()), Epoch: uint64(len(qs.Ring) - 1),
+		Undelivered: len(qs.History.Undelivered()), Epoch: uint64(len(qs.Ring) - 1), RingChangesWaiting: len(qs.planned),
 	}
 	best := map[queues.GroupID]queue.Stats{}
 	applied := map[queues.GroupID]uint64{}

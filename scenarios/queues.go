@@ -45,8 +45,10 @@ type QueueSim struct {
 	Clients []nodes.NodeID
 	History *QueueHistory
 	// Ring is the operator's ring history: epoch 0 is the initial ring;
-	// Join and Leave add epochs.
+	// Join and Leave add epochs, once no move is pending.
 	Ring []queues.Membership
+	// planned are the rings Join and Leave asked for, not yet applied.
+	planned [][]nodes.NodeID
 	// Elections and LeaderLost are the leader changes of every group.
 	Elections  []Election
 	LeaderLost []time.Duration
@@ -328,21 +330,24 @@ func (qs *QueueSim) Owner(name string) nodes.NodeID {
 }
 
 // Join adds node id to the ring (a new epoch) and tells every live node.
+// Ring changes are applied one at a time: a change waits until no live node
+// reports a move pending (Server.MovesPending), as an operator must do.
 func (qs *QueueSim) Join(id nodes.NodeID) error {
-	members := qs.Ring[len(qs.Ring)-1].Members
+	members := qs.plannedRing()
 	if slices.Contains(members, id) {
 		return fmt.Errorf("join %s: already on the ring", id)
 	}
 	if !slices.Contains(qs.Servers, id) {
 		return fmt.Errorf("join %s: not a queue node", id)
 	}
-	return qs.announce(sortedNodes(append(slices.Clone(members), id)))
+	qs.plan(sortedNodes(append(slices.Clone(members), id)))
+	return nil
 }
 
-// Leave removes node id from the ring (a new epoch) and tells every live
-// node; its queues move to the remaining nodes.
+// Leave removes node id from the ring (a new epoch), one change at a time
+// as Join does; its queues move to the remaining nodes.
 func (qs *QueueSim) Leave(id nodes.NodeID) error {
-	members := qs.Ring[len(qs.Ring)-1].Members
+	members := qs.plannedRing()
 	i := slices.Index(members, id)
 	if i < 0 {
 		return fmt.Errorf("leave %s: not on the ring", id)
@@ -350,21 +355,56 @@ func (qs *QueueSim) Leave(id nodes.NodeID) error {
 	if len(members) == 1 {
 		return fmt.Errorf("leave %s: the last node cannot leave", id)
 	}
-	return qs.announce(slices.Delete(slices.Clone(members), i, i+1))
+	qs.plan(slices.Delete(slices.Clone(members), i, i+1))
+	return nil
 }
 
-func (qs *QueueSim) announce(members []nodes.NodeID) error {
+// plannedRing is the ring once every planned change is applied.
+func (qs *QueueSim) plannedRing() []nodes.NodeID {
+	if n := len(qs.planned); n > 0 {
+		return qs.planned[n-1]
+	}
+	return qs.Ring[len(qs.Ring)-1].Members
+}
+
+// plan queues a ring change and applies it as soon as no move is pending.
+func (qs *QueueSim) plan(members []nodes.NodeID) {
+	qs.planned = append(qs.planned, members)
+	if len(qs.planned) == 1 {
+		qs.applyPlanned(qs.World)
+	}
+}
+
+// applyPlanned announces the next planned ring if no live node is in a
+// move, or looks again a little later.
+func (qs *QueueSim) applyPlanned(w *sim.World) {
+	if len(qs.planned) == 0 {
+		return
+	}
+	for _, id := range qs.Servers {
+		if s := qs.server(id); s != nil && s.MovesPending() > 0 {
+			w.At(w.Now()+movePoll, "ring-change-waits", qs.applyPlanned)
+			return
+		}
+	}
+	members := qs.planned[0]
+	qs.planned = qs.planned[1:]
 	qs.Ring = append(qs.Ring, queues.Membership{Epoch: uint64(len(qs.Ring)), Members: members})
 	h := slices.Clone(qs.Ring)
 	for _, id := range qs.Servers {
-		if qs.World.Up(id) {
-			if err := qs.World.Inject(id, &queues.RingUpdate{History: h}); err != nil {
-				return err
+		if w.Up(id) {
+			if err := w.Inject(id, &queues.RingUpdate{History: h}); err != nil {
+				panic(fmt.Sprintf("queue sim: ring epoch %d: %v", len(h)-1, err))
 			}
 		}
 	}
-	return nil
+	if len(qs.planned) > 0 {
+		w.At(w.Now()+movePoll, "ring-change-waits", qs.applyPlanned)
+	}
 }
+
+// movePoll is how often a waiting ring change looks for pending moves.
+const movePoll = 50 * time.Millisecond
 
 // StopProducing starts the drain: every client stops enqueuing.
 func (qs *QueueSim) StopProducing() {

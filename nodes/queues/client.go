@@ -287,6 +287,9 @@ func (c *Client) complete(res queue.Result) {
 			c.Empty++
 			break
 		}
+		if res.Status == queue.StatusOK && res.Gone {
+			break // a retry whose delivery is over (its first answer was lost): nothing to process
+		}
 		if res.Status == queue.StatusOK {
 			c.Delivered++
 			c.holding = &delivery{queue: op.Queue, receipt: res.Receipt,

@@ -132,6 +132,10 @@ func (c Config) withDefaults() (Config, hashring.Hash, error) {
 	if c.Queue.MaxPayload == 0 {
 		c.Queue.MaxPayload = queue.DefaultMaxPayload
 	}
+	maxBytes := orDefault(c.Queue.MaxBytes, queue.DefaultMaxBytes)
+	if maxBytes < int64(c.Queue.MaxPayload) || c.Queue.MaxMessages < 0 || c.Queue.MaxClients < 0 || c.Queue.DedupWindow < 0 {
+		return c, nil, fmt.Errorf("queues config: queue: max_bytes %d below max_payload %d, or a negative bound in %+v", maxBytes, c.Queue.MaxPayload, c.Queue)
+	}
 	return c, h, nil
 }
 

@@ -56,11 +56,24 @@
 //     it deletes its copy once a majority of the other members say they
 //     no longer have the group.
 //
-// The new group may take new enqueues before the import lands: message ids
-// carry the group's epoch in their high bits, so the moved (older) messages
-// are still delivered first. An ack of a delivery made by the old group is
-// refused by the new one (unknown receipt); that message is delivered again,
-// which at-least-once allows.
+// The new group serves clients only once the previous group's whole state
+// is committed in its log (or a majority of the previous group's members
+// show that it never held anything): otherwise a client's retry of a
+// command the old group applied could be applied again before the old
+// group's exactly-once table arrives. Clients hear "busy" meanwhile.
+// Message ids carry the group's epoch in their high bits, so moved
+// messages keep their ids and sort before newer ones, and a receipt of
+// the old group never matches a delivery of the new one: an ack of a
+// delivery made by the old group is refused, and that message is
+// delivered again (a move makes in-flight messages ready at once, their
+// visibility timeouts included).
+//
+// Ring changes must be applied one at a time: the operator sends the next
+// RingUpdate only once no live node reports a move pending
+// (Server.MovesPending). Overlapping changes are not supported: an old
+// group whose drop was delayed could export again to a group two moves
+// on, and a message acked in between would come back. A move whose old
+// group has lost its majority waits until that majority is back.
 //
 // # Guarantees and failure behaviour
 //
@@ -69,7 +82,8 @@
 //   - At-least-once delivery: a message is delivered until it is acked, or
 //     moved to "<queue>.dlq" after queue.Config.MaxDeliveries deliveries.
 //   - An acked message is never delivered again.
-//   - A message is in flight to at most one consumer at a time.
+//   - A message is in flight to at most one consumer at a time (a move
+//     ends every delivery in flight: see above).
 //   - FIFO for first deliveries within a queue.
 //   - A minority partition cannot serve a queue: its nodes answer
 //     ServiceNoQuorum (or redirect), and clients retry.

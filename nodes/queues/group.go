@@ -154,6 +154,20 @@ func (s *Server) createGroup(gid GroupID, campaign bool) *group {
 		s.env.Logf("group %s not created: %d groups hosted already", gid, len(s.groups))
 		return nil
 	}
+	// Whatever a peer says, a group is created only for a queue name of a
+	// valid length (the placement key of ".dlq" is empty, and valid),
+	// on one of its members, and not while this node's ring is older than
+	// the seal of a group of the same queue it dropped (it would recreate,
+	// empty, a group its peers emptied on purpose).
+	peers, ok := s.place.peers(gid)
+	if len(gid.Queue) > queue.MaxNameBytes || !ok || !slices.Contains(peers, s.env.ID()) {
+		s.env.Logf("group %s not created: not a member (peers %v) or a bad name", gid, peers)
+		return nil
+	}
+	if e := s.sealedAt[gid.Queue]; e > s.place.epoch() {
+		s.env.Logf("group %s not created: this node's ring (epoch %d) is older than a move it applied (epoch %d)", gid, s.place.epoch(), e)
+		return nil
+	}
 	g := s.newGroup(gid, raft.Storage{})
 	s.Stats.GroupsCreated++
 	if campaign {
@@ -209,6 +223,10 @@ func (s *Server) apply(g *group, e raft.Entry) {
 	if e.Type == raft.EntryNormal && len(e.Data) > 0 {
 		if slices.Equal(e.Data, dropMarker) {
 			g.dropped = true
+			if epoch, ok := g.mgr.Sealed(); ok && epoch > s.place.epoch() {
+				s.sealedAt[g.id.Queue] = max(s.sealedAt[g.id.Queue], epoch)
+				s.broadcast(&RingHello{Epoch: s.place.epoch()}) // someone knows the newer ring
+			}
 		} else {
 			s.applyCommand(g, e)
 		}

@@ -48,7 +48,15 @@ func (s *Server) sendChunk(g *group) {
 	peers, _ := s.place.peers(target)
 	imp, more, err := g.mgr.Export(int(g.exportNext), chunkBytes)
 	if err != nil {
-		panic("queues " + string(s.env.ID()) + ": " + g.id.String() + ": export: " + err.Error())
+		// The group is sealed, so the only error is a chunk past the end:
+		// a leader that took over learned from the target that it has
+		// every chunk already.
+		if g.exportNext == 0 {
+			panic("queues " + string(s.env.ID()) + ": " + g.id.String() + ": export: " + err.Error())
+		}
+		g.exportLast = int64(g.exportNext) - 1
+		s.proposeDrop(g)
+		return
 	}
 	imp.Source, imp.Chunk = g.id.key(), uint32(g.exportNext)
 	if !more {

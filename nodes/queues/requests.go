@@ -35,7 +35,7 @@ func (s *Server) handleRequest(from nodes.NodeID, req *Request) {
 	g := s.groups[gid]
 	if g == nil {
 		if g = s.createGroup(gid, pref[0] == s.env.ID()); g == nil {
-			s.env.Send(from, &Reply{Client: client, Seq: seq, Service: ServiceBusy, Detail: fmt.Sprintf("node hosts %d groups, the most it may", s.cfg.MaxGroups)})
+			s.env.Send(from, &Reply{Client: client, Seq: seq, Service: ServiceBusy, Detail: fmt.Sprintf("cannot host group %s now (it hosts %d groups, at most %d; or its ring is behind)", gid, len(s.groups), s.cfg.MaxGroups)})
 			return
 		}
 	}

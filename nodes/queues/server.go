@@ -41,6 +41,10 @@ type Server struct {
 	metaDirty bool
 	// lastVisibility is the local time of the last visibility round.
 	lastVisibility time.Time
+	// sealedAt: for a queue whose group this node dropped while its ring
+	// was older than the move, the epoch of that move; no group of the
+	// queue is created until the ring catches up.
+	sealedAt map[string]uint64
 	// Stats of what the node did.
 	Stats ServerStats
 }
@@ -77,6 +81,7 @@ func (s *Server) Start(env nodes.Env) {
 	s.place = p
 	s.groups = map[GroupID]*group{}
 	s.keys = nil
+	s.sealedAt = map[string]uint64{}
 	store, rec, err := raftstore.Open(env.Disk(), walOptions)
 	if err != nil {
 		panic(fmt.Sprintf("queues %s: %v", env.ID(), err))
@@ -105,10 +110,36 @@ func (s *Server) Start(env nodes.Env) {
 }
 
 // Epoch returns the latest ring epoch this node knows.
-func (s *Server) Epoch() uint64 { return s.place.epoch() }
+// It is 0 before the node has started.
+func (s *Server) Epoch() uint64 {
+	if s.place == nil {
+		return 0
+	}
+	return s.place.epoch()
+}
 
-// History returns the ring history this node knows.
-func (s *Server) History() []Membership { return slices.Clone(s.place.history) }
+// MovesPending returns how many of this node's groups are in a move: a
+// group whose queue moved away and that is not yet dropped, or a group a
+// queue moved to that does not serve yet. An operator applies the next
+// ring change only once every live node reports none (see doc.go).
+func (s *Server) MovesPending() int {
+	n := 0
+	for _, gid := range s.keys {
+		if !s.place.isCurrent(gid) || s.gated(s.groups[gid]) {
+			n++
+		}
+	}
+	return n
+}
+
+// History returns the ring history this node knows (nil before it has
+// started).
+func (s *Server) History() []Membership {
+	if s.place == nil {
+		return nil
+	}
+	return slices.Clone(s.place.history)
+}
 
 // Groups returns the ids of the groups this node hosts, sorted.
 func (s *Server) Groups() []GroupID { return slices.Clone(s.keys) }
@@ -123,6 +154,7 @@ func (s *Server) Group(g GroupID) *Replica {
 
 // Placement returns queue name's current group and preference list (owner
 // first) as this node sees the ring.
+// It must not be called before the node has started.
 func (s *Server) Placement(name string) (GroupID, []nodes.NodeID) {
 	g, pref := s.place.current(PlacementKey(name))
 	return g, slices.Clone(pref)

@@ -8,7 +8,7 @@ type client struct {
 	id        ClientID
 	lastSeq   uint64
 	lastIndex uint64 // log index of its last applied command, or of the Import that set the entry
-	result    Result
+	result    Result // without Payload, and Gone unset: see cachedResult
 	prev      *client
 	next      *client
 }
@@ -55,8 +55,11 @@ func compareClients(a, b *client) int {
 
 // setClient records seq and its Result as the client's last command, at
 // the index being applied, creating the entry; a new entry beyond
-// Config.MaxClients evicts the oldest.
+// Config.MaxClients evicts the oldest. The table keeps no payload: the
+// Result is stored without its Payload and with Gone unset (cachedResult
+// rebuilds both).
 func (m *Manager) setClient(id ClientID, seq uint64, res Result) {
+	res.Payload, res.Gone = nil, false
 	c := m.clients[id]
 	if c == nil {
 		c = &client{id: id}
@@ -71,6 +74,24 @@ func (m *Manager) setClient(id ClientID, seq uint64, res Result) {
 		m.lru.remove(old)
 		delete(m.clients, old.id)
 	}
+}
+
+// isDelivery reports whether a Result is a Dequeue's delivery.
+func isDelivery(r Result) bool { return r.Status == StatusOK && r.Receipt != 0 }
+
+// cachedResult returns the Result a retry of the client's last command
+// gets: the cached one, and for a delivery its payload if the delivery is
+// still in flight under the same receipt, else Gone.
+func (m *Manager) cachedResult(c *client) Result {
+	r := c.result
+	if isDelivery(r) {
+		if msg := m.receipts[r.Receipt]; msg != nil {
+			r.Payload = msg.payload
+		} else {
+			r.Gone = true
+		}
+	}
+	return r
 }
 
 // Clients returns the number of clients in the exactly-once table.

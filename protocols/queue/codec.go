@@ -43,20 +43,22 @@ func encodeResult(e *encoder, r Result) {
 	e.Uint(uint64(r.Deliveries))
 	e.Blob(r.Payload)
 	e.Bool(r.Duplicate)
+	e.Bool(r.Gone)
 	e.Byte(code)
 	e.String(msg)
 }
 
-// decodeResult reads a Result written by encodeResult.
+// decodeResult reads a Result written by encodeResult. Gone is valid only
+// on a delivery (StatusOK, a Receipt) without payload.
 func decodeResult(d *decoder) Result {
 	r := Result{Status: Status(d.Byte()), ID: d.Uint(), Receipt: d.Uint()}
 	del := d.Uint()
-	r.Payload, r.Duplicate = d.Blob(MaxWirePayload), d.Bool()
+	r.Payload, r.Duplicate, r.Gone = d.Blob(MaxWirePayload), d.Bool(), d.Bool()
 	code, msg := d.Byte(), d.String()
 	if d.Err() != nil {
 		return Result{}
 	}
-	if del > 1<<32-1 || r.Status < StatusOK || r.Status > StatusRejected {
+	if del > 1<<32-1 || r.Status < StatusOK || r.Status > StatusRejected || r.Gone && (!isDelivery(r) || len(r.Payload) > 0) {
 		d.Fail("invalid result")
 		return Result{}
 	}

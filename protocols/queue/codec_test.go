@@ -23,6 +23,8 @@ var sampleCommands = []Command{
 		Clients: []ImportedClient{
 			{Client: "c", LastSeq: 9, Result: Result{Status: StatusOK, ID: 5, Receipt: 6, Deliveries: 1, Payload: []byte("p")}},
 			{Client: "d", LastSeq: 1, Result: Result{Status: StatusRejected, Err: &Error{sentinel: ErrUnknownReceipt, msg: "queue: Ack.Receipt = 1: unknown"}}},
+			{Client: "e", LastSeq: 3, Result: Result{Status: StatusOK, ID: MakeID(1, 4), Receipt: MakeID(1, 5), Deliveries: 2, Gone: true}},
+			{Client: "f", LastSeq: 2, Result: Result{Status: StatusRejected, Err: &Error{sentinel: ErrQueueFull, msg: "queue: Enqueue.Payload = 3 bytes: queue full"}}},
 		},
 		Dedup:   []ImportedDedup{{Queue: "q", DedupID: "d", ID: MakeID(1, 4), At: -3}},
 		Sources: []ImportedSource{{Source: "0/q", Next: 4, Done: true}},

@@ -42,6 +42,21 @@
 // and then imported again, by a second path, is delivered again: at least
 // once still holds.)
 //
+// # Limits
+//
+// A partition's state must fit one Raft snapshot (64 MiB). Payloads are
+// bounded by Config.MaxPayload each and Config.MaxBytes in all (ready and
+// in flight, dead-letter queues included: Stats.Bytes); messages by
+// Config.MaxMessages, which bounds their per-message snapshot overhead; the
+// client table by Config.MaxClients, its Results carrying no payload. An
+// Enqueue that would cross MaxBytes or MaxMessages is rejected with
+// ErrQueueFull (a dedup hit is answered as always: it adds nothing). An
+// Import is never refused for size: it comes from a partition under the
+// same bounds, and refusing it would strand the moved messages; a group
+// that receives one on top of its own messages may hold more than the
+// bounds for a while, and refuses Enqueues until consumers bring it back
+// under them.
+//
 // # Determinism
 //
 // Apply is pure: no goroutines, no clock, no I/O, no random source. Time
@@ -70,7 +85,16 @@
 // Client commands carry (Client, Seq). A Manager remembers each client's last
 // sequence number and its Result: a retry of the last Seq returns the cached
 // Result without applying again, an older Seq is rejected with
-// ErrStaleSequence. Producers can also set Enqueue.DedupID: a second Enqueue
+// ErrStaleSequence.
+//
+// The client table keeps no payload, so that it costs neither memory nor
+// snapshot space per delivered message: a cached Dequeue Result is stored
+// without its Payload. A retry of that Dequeue gets the payload back from
+// the message if the delivery is still in flight under the same Receipt;
+// otherwise the delivery is over (acked, expired or nacked, or left behind
+// by a move) and the retry gets the cached Result with Result.Gone set and
+// no Payload: the consumer cannot process a delivery it no longer holds,
+// and the message, unless it was acked, is delivered again. Producers can also set Enqueue.DedupID: a second Enqueue
 // with the same (queue, DedupID) within Config.DedupWindow of command time
 // returns the original message id and enqueues nothing.
 //

@@ -38,13 +38,18 @@ var (
 	// name, id, client or order, a chunk after its source's last, or too
 	// many unfinished sources.
 	ErrInvalidImport = errors.New("invalid import")
+	// ErrQueueFull: an Enqueue would take the partition above
+	// Config.MaxBytes payload bytes or Config.MaxMessages messages. Send
+	// it again once consumers have acked some, under a new Seq: like every
+	// rejection, it is the client's cached Result for this Seq.
+	ErrQueueFull = errors.New("queue full")
 )
 
 // errorCodes lists the sentinels; a sentinel's code is its index + 1.
 var errorCodes = []error{
 	ErrInvalidClient, ErrInvalidSeq, ErrStaleSequence, ErrInvalidQueue,
 	ErrPayloadTooLarge, ErrInvalidVisibility, ErrInvalidDedupID, ErrUnknownReceipt,
-	ErrMoved, ErrImportGap, ErrInvalidImport,
+	ErrMoved, ErrImportGap, ErrInvalidImport, ErrQueueFull,
 }
 
 // Error is a rejected command's error: a sentinel and a message naming the

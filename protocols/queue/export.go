@@ -40,8 +40,11 @@ type exportPlan struct {
 // replica, and every call, returns the same chunks.
 //
 // The returned Import's Source is empty: the caller sets it to a name of
-// the sealed group, the same for all its chunks. Payloads and cached
-// Results are shared with the Manager's state and must not be modified.
+// the sealed group, the same for all its chunks. Payloads are shared with
+// the Manager's state and must not be modified. A client's cached Result
+// travels without payload; a cached delivery travels with Gone set (the
+// message travels as ready, so the delivery is over in the new group).
+// ExportChunks tells the number of chunks.
 func (m *Manager) Export(chunk int, maxBytes int) (Import, bool, error) {
 	if !m.sealed {
 		return Import{}, false, fmt.Errorf("queue: Export chunk = %d: the partition is not sealed: apply a Seal first", chunk)
@@ -81,6 +84,19 @@ func (m *Manager) Export(chunk int, maxBytes int) (Import, bool, error) {
 	return imp, !imp.Last, nil
 }
 
+// ExportChunks returns the number of chunks Export(·, maxBytes) produces:
+// chunks 0..n-1 exist, and a larger number is past the end. It is an error
+// on a partition that is not sealed, or with maxBytes below 1.
+func (m *Manager) ExportChunks(maxBytes int) (int, error) {
+	if !m.sealed {
+		return 0, fmt.Errorf("queue: ExportChunks maxBytes = %d: the partition is not sealed: apply a Seal first", maxBytes)
+	}
+	if maxBytes < 1 {
+		return 0, fmt.Errorf("queue: ExportChunks maxBytes = %d: want at least 1", maxBytes)
+	}
+	return len(m.exportPlan(min(maxBytes, MaxWirePayload)).starts), nil
+}
+
 // span returns the part of entries [lo, hi) that falls in a list of n
 // entries starting at entry off, as indexes into that list.
 func span(lo, hi, off, n int) (int, int) {
@@ -95,8 +111,15 @@ func exportSource(s *importSource) ImportedSource {
 	return ImportedSource{Source: s.name, Next: s.next, Done: s.done}
 }
 
+// exportClient returns a client's entry as it travels: a cached delivery
+// without its payload and Gone, since the importing group holds the
+// message as ready and the delivery is over there.
 func exportClient(c *client) ImportedClient {
-	return ImportedClient{Client: c.id, LastSeq: c.lastSeq, Result: c.result}
+	r := c.result
+	if isDelivery(r) {
+		r.Payload, r.Gone = nil, true
+	}
+	return ImportedClient{Client: c.id, LastSeq: c.lastSeq, Result: r}
 }
 
 func (m *Manager) exportDedup(k dedupKey) ImportedDedup {

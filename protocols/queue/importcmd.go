@@ -4,8 +4,8 @@ import "math/bits"
 
 // MaxImportBytes bounds an encoded Import. Export keeps a chunk's entries
 // within MaxWirePayload bytes unless a single entry is larger (a message
-// or a cached Result whose payload is up to MaxWirePayload); the slack
-// above MaxWirePayload holds that entry's other fields and the header.
+// whose payload is up to MaxWirePayload); the slack above MaxWirePayload
+// holds that entry's other fields and the header.
 const MaxImportBytes = MaxWirePayload + 64<<10
 
 // Import is one chunk of a sealed partition's state, as read by
@@ -21,6 +21,11 @@ const MaxImportBytes = MaxWirePayload + 64<<10
 // Config.IDPrefix (it comes from an older placement). The Result of a
 // cached client command must wrap one of the package's sentinels, or
 // Encode panics.
+//
+// An Import is never refused for size (Config.MaxBytes, MaxMessages): its
+// chunks come from a partition under the same bounds, and the messages
+// must not be stranded. The importing partition may then hold more than
+// the bounds, and refuses Enqueues until it is back under them.
 type Import struct {
 	// Source names the exporting group (the node chooses it, for example
 	// "<epoch>/<queue>"); 1..MaxSourceBytes bytes. Export leaves it empty.
@@ -56,6 +61,12 @@ type ImportedMessage struct {
 
 // ImportedClient is a client's exactly-once entry in an Import: merged by
 // the larger LastSeq, whose Result wins (a tie keeps the local entry).
+// The Result carries no Payload (an Import with one is rejected with
+// ErrInvalidImport); Export sets Gone on a cached delivery, whose message
+// travels as ready. A delivery's Receipt, like every imported id, must be
+// an older placement's. A retry of the command in the importing group gets
+// the Result with Gone set, since no delivery of this group has that
+// receipt.
 type ImportedClient struct {
 	Client  ClientID
 	LastSeq uint64
@@ -168,7 +179,7 @@ func resultSize(r Result) int {
 		msg = len(r.Err.Error())
 	}
 	return 1 + uvarintLen(r.ID) + uvarintLen(r.Receipt) + uvarintLen(uint64(r.Deliveries)) +
-		stringLen(len(r.Payload)) + 1 + 1 + stringLen(msg)
+		stringLen(len(r.Payload)) + 1 + 1 + 1 + stringLen(msg)
 }
 
 // uvarintLen, varintLen and stringLen are the lengths of the canonical

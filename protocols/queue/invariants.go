@@ -12,7 +12,8 @@ import (
 //   - conservation: Enqueued + Imported = Ready + InFlight + Acked +
 //     DeadLettered (a dead-letter move counts once out, as DeadLettered,
 //     and once in, as Enqueued; dedup hits and skipped imports are not
-//     counted), and the Ready and InFlight gauges match the queues;
+//     counted), and the Ready, InFlight and Bytes gauges match the
+//     queues (Bytes: the sum of the payload sizes held);
 //   - every message id and receipt is valid: made here (the Config's
 //     IDPrefix, an applied index) or, for a message id, imported (a
 //     smaller prefix); the imported messages are indexed by id;
@@ -25,7 +26,8 @@ import (
 //     made before the last Tick has a deadline at or before that Tick's Now;
 //   - no queue is empty, and every message belongs to its queue;
 //   - the client table holds at most Config.MaxClients clients, and its
-//     eviction list holds each once, ordered by (last index, id);
+//     eviction list holds each once, ordered by (last index, id); no
+//     cached Result keeps a payload or Gone (a retry rebuilds them);
 //   - the import-source table holds at most MaxImportSources sources, and
 //     the finished ones are listed by (finishing index, name);
 //   - an unsealed partition has no seal epoch.
@@ -52,7 +54,7 @@ func (m *Manager) CheckInvariants() error {
 		return nil
 	}
 	seen := make(map[uint64]bool)
-	var ready, inflight uint64
+	var ready, inflight, bytes uint64
 	for _, name := range m.Queues() {
 		q := m.queues[name]
 		if q.name != name {
@@ -77,6 +79,7 @@ func (m *Manager) CheckInvariants() error {
 			}
 			seen[msg.id] = true
 			ready++
+			bytes += uint64(len(msg.payload))
 			if err := place(msg); err != nil {
 				return err
 			}
@@ -95,6 +98,7 @@ func (m *Manager) CheckInvariants() error {
 			return fmt.Errorf("queue: in-flight message %d under receipt %d inconsistent or duplicated", msg.id, r)
 		}
 		seen[msg.id] = true
+		bytes += uint64(len(msg.payload))
 		if err := place(msg); err != nil {
 			return err
 		}
@@ -106,8 +110,8 @@ func (m *Manager) CheckInvariants() error {
 			return fmt.Errorf("queue: message %d in flight past its deadline %d after Tick at %d", msg.id, msg.deadline, m.lastTickNow)
 		}
 	}
-	if ready != s.Ready || inflight != s.InFlight {
-		return fmt.Errorf("queue: gauges ready %d in flight %d, counted %d and %d", s.Ready, s.InFlight, ready, inflight)
+	if ready != s.Ready || inflight != s.InFlight || bytes != s.Bytes {
+		return fmt.Errorf("queue: gauges ready %d in flight %d bytes %d, counted %d, %d and %d", s.Ready, s.InFlight, s.Bytes, ready, inflight, bytes)
 	}
 	if imported != len(m.imported) {
 		return fmt.Errorf("queue: %d imported messages indexed, %d found", len(m.imported), imported)
@@ -127,6 +131,9 @@ func (m *Manager) checkTables() error {
 	for c := m.lru.head; c != nil; prev, c = c, c.next {
 		if m.clients[c.id] != c || c.prev != prev || prev != nil && compareClients(prev, c) >= 0 || c.lastIndex == 0 || c.lastIndex > m.lastIndex {
 			return fmt.Errorf("queue: client %q (last index %d) misplaced in the eviction list", c.id, c.lastIndex)
+		}
+		if c.result.Payload != nil || c.result.Gone {
+			return fmt.Errorf("queue: client %q: cached result keeps a payload of %d bytes or Gone %v", c.id, len(c.result.Payload), c.result.Gone)
 		}
 	}
 	if prev != m.lru.tail {

@@ -130,7 +130,7 @@ func (m *Manager) clientCommand(name string, id ClientID, seq uint64, apply func
 	}
 	c := m.clients[id]
 	if c != nil && seq == c.lastSeq {
-		return c.result
+		return m.cachedResult(c)
 	}
 	if c != nil && seq < c.lastSeq {
 		return rejected(fieldError(ErrStaleSequence, name, "Seq", seq, fmt.Sprintf("last applied is %d", c.lastSeq)))
@@ -184,6 +184,12 @@ func (m *Manager) enqueue(c Enqueue) Result {
 			m.stats.DedupHits++
 			return Result{Status: StatusOK, ID: e.id, Duplicate: true}
 		}
+	}
+	if err := m.checkRoom(c); err != nil {
+		return rejected(err)
+	}
+	if c.DedupID != "" {
+		k := dedupKey{c.Queue, c.DedupID}
 		m.dedup[k] = dedupEntry{id: m.newID(), at: c.Now}
 		m.dedupAge.push(dedupItem{key: k, dedupEntry: m.dedup[k]})
 	}
@@ -195,7 +201,22 @@ func (m *Manager) enqueue(c Enqueue) Result {
 	q.fresh = append(q.fresh, &message{id: m.newID(), q: q, payload: payload, hidx: -1})
 	m.stats.Enqueued++
 	m.stats.Ready++
+	m.stats.Bytes += uint64(len(payload))
 	return Result{Status: StatusOK, ID: m.newID()}
+}
+
+// checkRoom rejects an Enqueue that would take the partition above
+// Config.MaxMessages messages or Config.MaxBytes payload bytes.
+func (m *Manager) checkRoom(c Enqueue) *Error {
+	if held := m.stats.Ready + m.stats.InFlight; held >= uint64(m.cfg.MaxMessages) {
+		return fieldError(ErrQueueFull, "Enqueue", "Queue", fmt.Sprintf("%q", truncate(c.Queue)),
+			fmt.Sprintf("the partition holds %d messages, max %d (Config.MaxMessages)", held, m.cfg.MaxMessages))
+	}
+	if n := uint64(len(c.Payload)); m.stats.Bytes+n > uint64(m.cfg.MaxBytes) {
+		return fieldError(ErrQueueFull, "Enqueue", "Payload", fmt.Sprintf("%d bytes", n),
+			fmt.Sprintf("the partition holds %d bytes, max %d (Config.MaxBytes)", m.stats.Bytes, m.cfg.MaxBytes))
+	}
+	return nil
 }
 
 // queue returns the named queue, creating it.
@@ -290,6 +311,7 @@ func (m *Manager) ack(receipt uint64) Result {
 		return rejected(fieldError(ErrUnknownReceipt, "Ack", "Receipt", receipt, "no delivery in flight holds it"))
 	}
 	m.stats.Acked++
+	m.stats.Bytes -= uint64(len(msg.payload))
 	if m.isImported(msg.id) {
 		delete(m.imported, msg.id)
 	}

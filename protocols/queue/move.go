@@ -110,6 +110,7 @@ func (m *Manager) importChunk(c Import) Result {
 		m.imported[im.ID] = msg
 		m.stats.Imported++
 		m.stats.Ready++
+		m.stats.Bytes += uint64(len(msg.payload))
 	}
 	var finished []*importSource
 	if src == nil {
@@ -179,6 +180,14 @@ func (m *Manager) checkImport(c Import, src *importSource) *Error {
 		if why := checkResult(ic.Result); why != "" {
 			return importError(f+".Result", ic.Result.Status, why)
 		}
+		if len(ic.Result.Payload) > 0 {
+			return importError(f+".Result.Payload", fmt.Sprintf("%d bytes", len(ic.Result.Payload)), "a cached Result travels without its payload")
+		}
+		if r := ic.Result.Receipt; r != 0 {
+			if err := m.checkImportedID(f+".Result.Receipt", r); err != nil {
+				return err
+			}
+		}
 	}
 	for i, d := range c.Dedup {
 		f := fmt.Sprintf("Dedup[%d]", i)
@@ -241,6 +250,8 @@ func checkResult(r Result) string {
 		return "Err must be set exactly when rejected"
 	case len(r.Payload) > MaxWirePayload:
 		return fmt.Sprintf("payload of %d bytes, max %d", len(r.Payload), MaxWirePayload)
+	case r.Gone && (!isDelivery(r) || len(r.Payload) > 0):
+		return "Gone is set only on a delivery (StatusOK, a Receipt) without payload"
 	}
 	if r.Err != nil {
 		if _, ok := sentinelOf(r.Err); !ok {

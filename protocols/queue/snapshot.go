@@ -11,7 +11,7 @@ import (
 
 const (
 	snapshotMagic   = "QUEU"
-	snapshotVersion = 2
+	snapshotVersion = 3
 )
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
@@ -19,14 +19,17 @@ var crcTable = crc32.MakeTable(crc32.Castagnoli)
 // Snapshot returns the whole state in a deterministic encoding, closed by a
 // CRC-32C: replicas with the same state return the same bytes.
 //
-// Layout (version 2): magic, version, last index, last Tick index and Now,
+// Layout (version 3): magic, version, last index, last Tick index and Now,
 // sealed and the seal epoch, the cumulative counters; the clients by id
-// (id, last seq, index of the last command, cached Result); the dedup
+// (id, last seq, index of the last command, cached Result, which carries
+// no payload and no Gone: see Result.Gone); the dedup
 // entries by (queue, dedup id) with their message id and time; the import
 // sources by name (name, next chunk, done, index that finished it); the
 // queues by name, each with its ready messages in id order (id,
 // deliveries, payload); the in-flight messages by receipt (receipt, queue,
-// id, deliveries, deadline, payload); the CRC-32C, 4 bytes big-endian.
+// id, deliveries, deadline, payload); the CRC-32C, 4 bytes big-endian. The
+// gauges (Ready, InFlight, Bytes) are not written: Restore counts them.
+// (Version 3 added Result.Gone to the cached Results.)
 func (m *Manager) Snapshot() []byte {
 	e := newEncoder(256)
 	e.Raw([]byte(snapshotMagic))
@@ -215,6 +218,7 @@ func (m *Manager) Restore(b []byte) error {
 				n.imported[msg.id] = msg
 			}
 			n.stats.Ready++
+			n.stats.Bytes += uint64(len(msg.payload))
 		}
 	}
 	var prevR uint64
@@ -239,6 +243,7 @@ func (m *Manager) Restore(b []byte) error {
 		n.receipts[r] = msg
 		n.inflight.push(msg)
 		n.stats.InFlight++
+		n.stats.Bytes += uint64(len(msg.payload))
 	}
 	if err := d.Finish(); err != nil {
 		return err

@@ -68,13 +68,20 @@ type Result struct {
 	// Duplicate is set on an Enqueue that hit the dedup window, and on an
 	// Import of a chunk applied before (a no-op).
 	Duplicate bool
+	// Gone is set on a retried Dequeue's cached Result when the delivery
+	// the retry asks about is over: acked, expired or nacked (or left
+	// behind by a move); its payload is no longer here, so Payload is nil.
+	// ID, Receipt and Deliveries still name the delivery. A retry while
+	// the delivery is in flight under the same Receipt gets the Payload
+	// instead.
+	Gone bool
 	// Err is set exactly when Status is StatusRejected; it wraps one of the
 	// package's sentinel errors and names the field and value at fault.
 	Err error
 }
 
-// Stats are the partition's metrics. The counters are cumulative; Ready and
-// InFlight are gauges. Conservation: Enqueued + Imported = Ready + InFlight
+// Stats are the partition's metrics. The counters are cumulative; Ready,
+// InFlight and Bytes are gauges. Conservation: Enqueued + Imported = Ready + InFlight
 // + Acked + DeadLettered.
 type Stats struct {
 	// Enqueued counts messages that entered a queue: accepted Enqueues
@@ -101,6 +108,9 @@ type Stats struct {
 	Ready uint64
 	// InFlight is the number of delivered, unacked messages.
 	InFlight uint64
+	// Bytes is the total payload size of the messages held, ready and in
+	// flight, in every queue (dead-letter queues included).
+	Bytes uint64
 }
 
 // Config bounds the partition. Every replica must use the same Config. A
@@ -125,6 +135,20 @@ type Config struct {
 	// A new client beyond it evicts the client whose last command is the
 	// oldest in the log.
 	MaxClients int
+	// MaxBytes bounds the total payload bytes the partition holds (Stats.Bytes:
+	// ready and in flight, dead-letter queues included), so that its
+	// snapshot fits the Raft snapshot limit (default 24 MiB; at least
+	// MaxPayload). An Enqueue that would take the total above it is
+	// rejected with ErrQueueFull. An Import is never refused for size: it
+	// comes from a partition under the same bound, and refusing it would
+	// strand the moved messages; the total may then exceed MaxBytes for a
+	// while, and Enqueues are refused until consumers bring it back under.
+	MaxBytes int64
+	// MaxMessages bounds the number of messages the partition holds
+	// (Ready + InFlight), so that the per-message overhead of a snapshot
+	// is bounded too (default 100,000). An Enqueue beyond it is rejected
+	// with ErrQueueFull; an Import is never refused for it (see MaxBytes).
+	MaxMessages int
 }
 
 // The defaults of Config.
@@ -133,6 +157,8 @@ const (
 	DefaultMaxDeliveries = 5
 	DefaultMaxPayload    = 1 << 20
 	DefaultMaxClients    = 10_000
+	DefaultMaxBytes      = 24 << 20
+	DefaultMaxMessages   = 100_000
 )
 
 // IDIndexBits is the number of low bits of an id that hold the log index;
@@ -162,8 +188,15 @@ func splitID(id uint64) (prefix, index uint64) { return id >> IDIndexBits, id & 
 // withDefaults fills zero fields and panics on an impossible bound: a
 // misconfigured replica must not start.
 func (c Config) withDefaults() Config {
-	if c.DedupWindow < 0 || c.MaxPayload < 0 || c.MaxPayload > MaxWirePayload || c.IDPrefix > MaxIDPrefix || c.MaxClients < 0 {
+	if c.DedupWindow < 0 || c.MaxPayload < 0 || c.MaxPayload > MaxWirePayload || c.IDPrefix > MaxIDPrefix || c.MaxClients < 0 ||
+		c.MaxBytes < 0 || c.MaxMessages < 0 {
 		panic(fmt.Sprintf("queue: bad config %+v", c))
+	}
+	if c.MaxBytes == 0 {
+		c.MaxBytes = DefaultMaxBytes
+	}
+	if c.MaxMessages == 0 {
+		c.MaxMessages = DefaultMaxMessages
 	}
 	if c.MaxClients == 0 {
 		c.MaxClients = DefaultMaxClients
@@ -176,6 +209,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxPayload == 0 {
 		c.MaxPayload = DefaultMaxPayload
+	}
+	if c.MaxBytes < int64(c.MaxPayload) {
+		panic(fmt.Sprintf("queue: bad config %+v: MaxBytes %d below MaxPayload %d", c, c.MaxBytes, c.MaxPayload))
 	}
 	return c
 }
