@@ -245,7 +245,7 @@ func runLease(t *testing.T, seed sim.Seed, ro raft.ReadOnlyOption, drift float64
 			switch {
 			case qo.TimedOut:
 				run.after["timed out"]++
-			case qo.Service != locks.ServiceOK:
+			case qo.Service != nodes.ServiceOK:
 				run.after[qo.Service.String()]++
 			case isStale(run.timeline, qo):
 				run.after["stale"]++
@@ -255,11 +255,11 @@ func runLease(t *testing.T, seed sim.Seed, ro raft.ReadOnlyOption, drift float64
 		}
 		if inv > run.changed && inv < run.ledUntil {
 			run.atRisk++
-			if !qo.TimedOut && qo.Service == locks.ServiceOK {
+			if !qo.TimedOut && qo.Service == nodes.ServiceOK {
 				run.answered++
 			}
 		}
-		if qo.TimedOut || qo.Service != locks.ServiceOK {
+		if qo.TimedOut || qo.Service != nodes.ServiceOK {
 			continue
 		}
 		if isStale(run.timeline, qo) {

@@ -118,7 +118,7 @@ type QueryOutcome struct {
 	Invoked  time.Time // client's clock
 	Returned time.Time // zero if TimedOut
 	TimedOut bool
-	Service  locks.ServiceError
+	Service  nodes.ServiceError
 	Holders  []lockmgr.HolderInfo
 	Waiters  []lockmgr.WaiterInfo
 }
@@ -410,8 +410,8 @@ func (c *ScriptedClient) onReply(r *locks.Reply) {
 		return // an answer to an earlier request, or to a retry already answered
 	}
 	switch r.Service {
-	case locks.ServiceOK:
-	case locks.ServiceNotLeader, locks.ServiceNoQuorum, locks.ServiceBusy:
+	case nodes.ServiceOK:
+	case nodes.ServiceNotLeader, nodes.ServiceNoQuorum, nodes.ServiceBusy:
 		if c.queued != 0 {
 			c.rotate(r.Leader) // the next poll goes there
 			return

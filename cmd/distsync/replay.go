@@ -188,7 +188,7 @@ func messageLabel(m nodes.Message) string {
 		name := fmt.Sprintf("%T", cmd)
 		return name[strings.LastIndexByte(name, '.')+1:]
 	case *locks.Reply:
-		if m.Service != locks.ServiceOK {
+		if m.Service != nodes.ServiceOK {
 			return "reply " + m.Service.String()
 		}
 		return "reply"

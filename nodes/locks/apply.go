@@ -73,7 +73,7 @@ func (s *Server) roleChanged(ss raft.SoftState) {
 func (s *Server) loseLeadership() {
 	for _, ctx := range sortedKeys(s.reads) {
 		r := s.reads[ctx]
-		s.reply(r.from, &QueryReply{Client: r.q.Client, ID: r.q.ID, Service: ServiceNotLeader, Leader: nodes.NodeID(s.lead)})
+		s.reply(r.from, &QueryReply{Client: r.q.Client, ID: r.q.ID, Service: nodes.ServiceNotLeader, Leader: nodes.NodeID(s.lead)})
 		delete(s.reads, ctx)
 	}
 	for _, req := range sortedKeys(s.waitTimers) {

@@ -231,8 +231,8 @@ func (c *Client) Receive(from nodes.NodeID, m nodes.Message) {
 	}
 }
 
-func (c *Client) redirect(svc ServiceError, lead nodes.NodeID) {
-	if svc == ServiceNotLeader && lead != "" {
+func (c *Client) redirect(svc nodes.ServiceError, lead nodes.NodeID) {
+	if svc == nodes.ServiceNotLeader && lead != "" {
 		for i, s := range c.cfg.Servers {
 			if s == lead {
 				c.target = i
@@ -247,7 +247,7 @@ func (c *Client) onReply(r *Reply) {
 	if c.cur == nil || r.Seq != c.cur.Seq || c.queued != 0 {
 		return
 	}
-	if r.Service != ServiceOK {
+	if r.Service != nodes.ServiceOK {
 		c.env.CancelTimer(c.retry)
 		c.redirect(r.Service, r.Leader)
 		c.Retries++
@@ -270,8 +270,8 @@ func (c *Client) onQueryReply(q *QueryReply) {
 	if q.ID < c.pollFloor {
 		return // an answer to a poll of an earlier wait
 	}
-	if c.queued == 0 || c.cur == nil || q.Service != ServiceOK {
-		if q.Service != ServiceOK {
+	if c.queued == 0 || c.cur == nil || q.Service != nodes.ServiceOK {
+		if q.Service != nodes.ServiceOK {
 			c.redirect(q.Service, q.Leader)
 		}
 		return

@@ -55,38 +55,14 @@ func (r *Request) String() string {
 	return fmt.Sprintf("%T%+v", cmd, cmd)
 }
 
-// ServiceError says why a server did not run a request at all. The client
-// may retry each of them; the command was not applied (or, for
-// ServiceUnknown, may have been).
-type ServiceError uint8
-
-// Service errors.
-const (
-	ServiceOK         ServiceError = iota
-	ServiceNotLeader               // ask Reply.Leader instead
-	ServiceNoQuorum                // no leader reachable: the minority side of a partition
-	ServiceBusy                    // the leader dropped the proposal (flow control, transfer)
-	ServiceBadRequest              // the request could not be decoded or is not a client command
-)
-
-var serviceErrorNames = [...]string{"ok", "not leader", "no quorum", "busy", "bad request"}
-
-// String names the error.
-func (s ServiceError) String() string {
-	if int(s) < len(serviceErrorNames) {
-		return serviceErrorNames[s]
-	}
-	return fmt.Sprintf("service-error-%d", uint8(s))
-}
-
 // Reply is a server's answer to a Request.
 type Reply struct {
 	Client  lockmgr.ClientID
 	Seq     uint64
-	Service ServiceError
-	Leader  nodes.NodeID // hint with ServiceNotLeader, "" if unknown
+	Service nodes.ServiceError
+	Leader  nodes.NodeID // hint with nodes.ServiceNotLeader, "" if unknown
 	Result  lockmgr.Result
-	Detail  string // ServiceBadRequest: what was wrong
+	Detail  string // nodes.ServiceBadRequest: what was wrong
 }
 
 // Type implements nodes.Message.
@@ -172,7 +148,7 @@ func (q *Query) Encode(e *wire.Encoder) {
 type QueryReply struct {
 	Client  lockmgr.ClientID
 	ID      uint64
-	Service ServiceError
+	Service nodes.ServiceError
 	Leader  nodes.NodeID
 	Holders []lockmgr.HolderInfo
 	Waiters []lockmgr.WaiterInfo
@@ -221,7 +197,7 @@ func init() {
 	})
 	nodes.Register(TypeReply, "lock.reply", func(d *wire.Decoder) nodes.Message {
 		r := &Reply{Client: lockmgr.ClientID(d.String()), Seq: d.Uvarint()}
-		r.Service = ServiceError(d.Uint8())
+		r.Service = nodes.ServiceError(d.Uint8())
 		r.Leader = nodes.NodeID(d.String())
 		r.Result = decodeResult(d)
 		r.Detail = d.String()
@@ -250,7 +226,7 @@ func init() {
 
 func decodeQueryReply(d *wire.Decoder) nodes.Message {
 	q := &QueryReply{Client: lockmgr.ClientID(d.String()), ID: d.Uvarint()}
-	q.Service = ServiceError(d.Uint8())
+	q.Service = nodes.ServiceError(d.Uint8())
 	q.Leader = nodes.NodeID(d.String())
 	n := d.ListLen(4)
 	for i := 0; i < n; i++ {

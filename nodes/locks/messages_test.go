@@ -20,7 +20,7 @@ func sampleMessages() []nodes.Message {
 			Entries: []raft.Entry{{Term: 3, Index: 10, Data: acq.Encode()}}}},
 		&Request{Cmd: acq.Encode()},
 		&Reply{Client: "c1", Seq: 7, Result: lockmgr.Result{Status: lockmgr.StatusGranted, Token: 10, Request: 10}},
-		&Reply{Client: "c1", Seq: 8, Service: ServiceNotLeader, Leader: "s3"},
+		&Reply{Client: "c1", Seq: 8, Service: nodes.ServiceNotLeader, Leader: "s3"},
 		&Reply{Client: "c1", Seq: 9, Result: lockmgr.Result{Status: lockmgr.StatusRejected,
 			Err: lockmgr.New(lockmgr.Config{}).Apply(1, lockmgr.Release{Client: "c1", Seq: 1, Session: 99, Resource: "r"}).Err}},
 		&Notify{Event: lockmgr.Event{Kind: lockmgr.EventGranted, Client: "c2", Session: 4, Resource: "r1", Mode: lockmgr.Shared, Request: 12, Token: 15}},

@@ -277,26 +277,26 @@ func (s *Server) reply(to nodes.NodeID, m nodes.Message) {
 }
 
 // unavailable says why this server cannot take a request now.
-func (s *Server) unavailable() (ServiceError, nodes.NodeID) {
+func (s *Server) unavailable() (nodes.ServiceError, nodes.NodeID) {
 	st := s.raft.Status()
 	if st.Role == raft.RoleLeader {
-		return ServiceOK, ""
+		return nodes.ServiceOK, ""
 	}
 	if st.Lead == "" {
-		return ServiceNoQuorum, ""
+		return nodes.ServiceNoQuorum, ""
 	}
-	return ServiceNotLeader, nodes.NodeID(st.Lead)
+	return nodes.ServiceNotLeader, nodes.NodeID(st.Lead)
 }
 
 func (s *Server) handleRequest(from nodes.NodeID, req *Request) {
 	cmd, err := lockmgr.DecodeCommand(req.Cmd)
 	if err != nil {
-		s.reply(from, &Reply{Service: ServiceBadRequest, Detail: err.Error()})
+		s.reply(from, &Reply{Service: nodes.ServiceBadRequest, Detail: err.Error()})
 		return
 	}
 	client, seq, ok := clientOf(cmd)
 	if !ok {
-		s.reply(from, &Reply{Service: ServiceBadRequest, Detail: fmt.Sprintf("%T is not a client command", cmd)})
+		s.reply(from, &Reply{Service: nodes.ServiceBadRequest, Detail: fmt.Sprintf("%T is not a client command", cmd)})
 		return
 	}
 	if err := s.mgr.Validate(cmd); err != nil {
@@ -305,14 +305,14 @@ func (s *Server) handleRequest(from nodes.NodeID, req *Request) {
 	}
 	// A follower that knows the leader forwards the proposal; one that does
 	// not is on the minority side and says so at once.
-	if svc, lead := s.unavailable(); svc == ServiceNoQuorum {
+	if svc, lead := s.unavailable(); svc == nodes.ServiceNoQuorum {
 		s.reply(from, &Reply{Client: client, Seq: seq, Service: svc, Leader: lead})
 		return
 	}
 	if err := s.raft.Propose(req.Cmd); err != nil {
 		svc, lead := s.unavailable()
-		if svc == ServiceOK {
-			svc = ServiceBusy
+		if svc == nodes.ServiceOK {
+			svc = nodes.ServiceBusy
 		}
 		s.reply(from, &Reply{Client: client, Seq: seq, Service: svc, Leader: lead})
 		return
@@ -339,14 +339,14 @@ func clientOf(cmd lockmgr.Command) (lockmgr.ClientID, uint64, bool) {
 }
 
 func (s *Server) handleQuery(from nodes.NodeID, q *Query) {
-	if svc, lead := s.unavailable(); svc != ServiceOK {
+	if svc, lead := s.unavailable(); svc != nodes.ServiceOK {
 		s.reply(from, &QueryReply{Client: q.Client, ID: q.ID, Service: svc, Leader: lead})
 		return
 	}
 	s.readSeq++
 	ctx := fmt.Appendf(nil, "%d", s.readSeq)
 	if err := s.raft.ReadIndex(ctx); err != nil {
-		s.reply(from, &QueryReply{Client: q.Client, ID: q.ID, Service: ServiceBusy})
+		s.reply(from, &QueryReply{Client: q.Client, ID: q.ID, Service: nodes.ServiceBusy})
 		return
 	}
 	s.reads[s.readSeq] = &pendingRead{from: from, q: *q}

@@ -232,14 +232,14 @@ func (c *Client) Receive(from nodes.NodeID, m nodes.Message) {
 		return // stale: an answer to an earlier try
 	}
 	switch r.Service {
-	case ServiceOK:
-	case ServiceNotLeader:
+	case nodes.ServiceOK:
+	case nodes.ServiceNotLeader:
 		c.redirect(r.Leader)
 		return
-	case ServiceNoQuorum, ServiceBusy:
+	case nodes.ServiceNoQuorum, nodes.ServiceBusy:
 		c.backoff()
 		return
-	case ServiceBadRequest:
+	case nodes.ServiceBadRequest:
 		panic(fmt.Sprintf("queue client %s: request %+v refused: %s", c.id, *c.cur, r.Detail))
 	default:
 		c.backoff() // a service error this client does not know: try again elsewhere

@@ -86,7 +86,7 @@
 //     ends every delivery in flight: see above).
 //   - FIFO for first deliveries within a queue.
 //   - A minority partition cannot serve a queue: its nodes answer
-//     ServiceNoQuorum (or redirect), and clients retry.
+//     nodes.ServiceNoQuorum (or redirect), and clients retry.
 //   - Exactly-once for retries of a client's last command (client, seq),
 //     within the state machine's bounded client table.
 package queues

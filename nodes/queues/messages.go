@@ -168,37 +168,14 @@ func describeCommand(cmd queue.Command) string {
 	return fmt.Sprintf("%T", cmd)
 }
 
-// ServiceError says why a node did not run a request at all. The client
-// may retry each of them; the command was not applied.
-type ServiceError uint8
-
-// Service errors.
-const (
-	ServiceOK         ServiceError = iota
-	ServiceNotLeader               // ask Reply.Leader instead (the group's leader, or the queue's owner)
-	ServiceNoQuorum                // the group has no leader reachable from here
-	ServiceBusy                    // the proposal was dropped, or the node hosts too many groups
-	ServiceBadRequest              // the request is malformed or invalid: Detail says which field
-)
-
-var serviceErrorNames = [...]string{"ok", "not leader", "no quorum", "busy", "bad request"}
-
-// String names the error.
-func (s ServiceError) String() string {
-	if int(s) < len(serviceErrorNames) {
-		return serviceErrorNames[s]
-	}
-	return fmt.Sprintf("service-error-%d", uint8(s))
-}
-
 // Reply is a node's answer to a Request.
 type Reply struct {
 	Client  queue.ClientID
 	Seq     uint64
-	Service ServiceError
-	Leader  nodes.NodeID // with ServiceNotLeader: where to ask
-	Result  queue.Result // with ServiceOK
-	Detail  string       // with ServiceBadRequest or ServiceBusy: why
+	Service nodes.ServiceError
+	Leader  nodes.NodeID // with nodes.ServiceNotLeader: where to ask
+	Result  queue.Result // with nodes.ServiceOK
+	Detail  string       // with nodes.ServiceBadRequest or nodes.ServiceBusy: why
 }
 
 // Type implements nodes.Message.
@@ -210,7 +187,7 @@ func (r *Reply) Encode(e *wire.Encoder) {
 	e.Uvarint(r.Seq)
 	e.Uint8(uint8(r.Service))
 	e.String(string(r.Leader))
-	if r.Service == ServiceOK {
+	if r.Service == nodes.ServiceOK {
 		e.Bytes0(queue.EncodeResult(r.Result))
 	} else {
 		e.Bytes0(nil)
@@ -220,7 +197,7 @@ func (r *Reply) Encode(e *wire.Encoder) {
 
 // String renders the reply without the payload.
 func (r *Reply) String() string {
-	if r.Service != ServiceOK {
+	if r.Service != nodes.ServiceOK {
 		return fmt.Sprintf("reply %s#%d %s leader=%s %s", r.Client, r.Seq, r.Service, r.Leader, r.Detail)
 	}
 	res := r.Result
@@ -307,11 +284,11 @@ func init() {
 	})
 	nodes.Register(TypeReply, "queue.reply", func(d *wire.Decoder) nodes.Message {
 		r := &Reply{Client: queue.ClientID(d.String()), Seq: d.Uvarint()}
-		r.Service = ServiceError(d.Uint8())
+		r.Service = nodes.ServiceError(d.Uint8())
 		r.Leader = nodes.NodeID(d.String())
 		b := d.Bytes0()
 		r.Detail = d.String()
-		if d.Err() != nil || r.Service > ServiceBadRequest || (r.Service == ServiceOK) != (len(b) > 0) {
+		if d.Err() != nil || r.Service > nodes.ServiceBadRequest || (r.Service == nodes.ServiceOK) != (len(b) > 0) {
 			d.Fail(fmt.Errorf("reply result present=%v with service %s", len(b) > 0, r.Service))
 			return nil
 		}

@@ -61,10 +61,10 @@ func sampleQueueMessages(t testing.TB) []nodes.Message {
 			Status: queue.StatusOK, ID: 11, Receipt: 12, Deliveries: 2, Payload: []byte("payload"), Duplicate: true}},
 		&Reply{Client: "c1", Seq: 8, Result: queue.Result{Status: queue.StatusEmpty}},
 		&Reply{Client: "c1", Seq: 9, Result: rej},
-		&Reply{Client: "c1", Seq: 10, Service: ServiceNotLeader, Leader: "n3"},
-		&Reply{Client: "c1", Seq: 11, Service: ServiceNoQuorum},
-		&Reply{Client: "c1", Seq: 12, Service: ServiceBusy, Detail: "too many groups"},
-		&Reply{Client: "c1", Seq: 13, Service: ServiceBadRequest, Detail: "queues: Request.Queue = \"\""},
+		&Reply{Client: "c1", Seq: 10, Service: nodes.ServiceNotLeader, Leader: "n3"},
+		&Reply{Client: "c1", Seq: 11, Service: nodes.ServiceNoQuorum},
+		&Reply{Client: "c1", Seq: 12, Service: nodes.ServiceBusy, Detail: "too many groups"},
+		&Reply{Client: "c1", Seq: 13, Service: nodes.ServiceBadRequest, Detail: "queues: Request.Queue = \"\""},
 	}
 }
 
@@ -112,7 +112,7 @@ func encodeRaw(typ nodes.MessageType, body func(e *wire.Encoder)) []byte {
 	return e.Bytes()
 }
 
-func rawReply(service ServiceError, result []byte) []byte {
+func rawReply(service nodes.ServiceError, result []byte) []byte {
 	return encodeRaw(TypeReply, func(e *wire.Encoder) {
 		e.String("c1")
 		e.Uvarint(1)
@@ -144,11 +144,11 @@ func TestMessagesDecodeRefuses(t *testing.T) {
 		b    []byte
 		msg  string
 	}{
-		{"ok reply without result", rawReply(ServiceOK, nil), "result present=false with service ok"},
-		{"not-leader reply with result", rawReply(ServiceNotLeader, okResult), "result present=true with service not leader"},
-		{"bad-request reply with result", rawReply(ServiceBadRequest, okResult), "result present=true"},
-		{"ok reply with a malformed result", rawReply(ServiceOK, []byte{0xff}), "malformed"},
-		{"ok reply with a status-0 result", rawReply(ServiceOK, queue.EncodeResult(queue.Result{})), "invalid result"},
+		{"ok reply without result", rawReply(nodes.ServiceOK, nil), "result present=false with service ok"},
+		{"not-leader reply with result", rawReply(nodes.ServiceNotLeader, okResult), "result present=true with service not leader"},
+		{"bad-request reply with result", rawReply(nodes.ServiceBadRequest, okResult), "result present=true"},
+		{"ok reply with a malformed result", rawReply(nodes.ServiceOK, []byte{0xff}), "malformed"},
+		{"ok reply with a status-0 result", rawReply(nodes.ServiceOK, queue.EncodeResult(queue.Result{})), "invalid result"},
 		{"ring of too many epochs", encodeMsg(&RingUpdate{History: tooManyEpochs}), fmt.Sprintf("%d epochs, max %d", MaxEpochs+1, MaxEpochs)},
 		{"ring epoch of too many members", encodeMsg(&RingUpdate{History: []Membership{{Epoch: 0, Members: tooManyMembers}}}),
 			fmt.Sprintf("%d members, max %d", MaxMembers+1, MaxMembers)},
@@ -196,8 +196,8 @@ func FuzzDecodeQueueMessage(f *testing.F) {
 		f.Add(b)
 		f.Add(b[:len(b)-1])
 	}
-	f.Add(rawReply(ServiceOK, nil))
-	f.Add(rawReply(ServiceNotLeader, queue.EncodeResult(queue.Result{Status: queue.StatusOK})))
+	f.Add(rawReply(nodes.ServiceOK, nil))
+	f.Add(rawReply(nodes.ServiceNotLeader, queue.EncodeResult(queue.Result{Status: queue.StatusOK})))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := nodes.DecodeMessage(b)
 		if err != nil {

@@ -23,36 +23,36 @@ func (s *Server) handleRequest(from nodes.NodeID, req *Request) {
 	cmd, client, seq, err := s.validate(req)
 	if err != nil {
 		s.Stats.Rejected++
-		s.env.Send(from, &Reply{Client: client, Seq: seq, Service: ServiceBadRequest, Detail: err.Error()})
+		s.env.Send(from, &Reply{Client: client, Seq: seq, Service: nodes.ServiceBadRequest, Detail: err.Error()})
 		return
 	}
 	gid, pref := s.place.current(PlacementKey(req.Queue))
 	if !slices.Contains(pref, s.env.ID()) {
 		s.Stats.Redirects++
-		s.env.Send(from, &Reply{Client: client, Seq: seq, Service: ServiceNotLeader, Leader: pref[0]})
+		s.env.Send(from, &Reply{Client: client, Seq: seq, Service: nodes.ServiceNotLeader, Leader: pref[0]})
 		return
 	}
 	g := s.groups[gid]
 	if g == nil {
 		if g = s.createGroup(gid, pref[0] == s.env.ID()); g == nil {
-			s.env.Send(from, &Reply{Client: client, Seq: seq, Service: ServiceBusy, Detail: fmt.Sprintf("cannot host group %s now (it hosts %d groups, at most %d; or its ring is behind)", gid, len(s.groups), s.cfg.MaxGroups)})
+			s.env.Send(from, &Reply{Client: client, Seq: seq, Service: nodes.ServiceBusy, Detail: fmt.Sprintf("cannot host group %s now (it hosts %d groups, at most %d; or its ring is behind)", gid, len(s.groups), s.cfg.MaxGroups)})
 			return
 		}
 	}
 	if g.role != raft.RoleLeader {
 		if g.lead != "" {
-			s.env.Send(from, &Reply{Client: client, Seq: seq, Service: ServiceNotLeader, Leader: nodes.NodeID(g.lead)})
+			s.env.Send(from, &Reply{Client: client, Seq: seq, Service: nodes.ServiceNotLeader, Leader: nodes.NodeID(g.lead)})
 		} else {
-			s.env.Send(from, &Reply{Client: client, Seq: seq, Service: ServiceNoQuorum})
+			s.env.Send(from, &Reply{Client: client, Seq: seq, Service: nodes.ServiceNoQuorum})
 		}
 		return
 	}
 	if s.gated(g) {
-		s.env.Send(from, &Reply{Client: client, Seq: seq, Service: ServiceBusy, Detail: fmt.Sprintf("queue %s is moving to group %s: waiting for its earlier state", req.Queue, gid)})
+		s.env.Send(from, &Reply{Client: client, Seq: seq, Service: nodes.ServiceBusy, Detail: fmt.Sprintf("queue %s is moving to group %s: waiting for its earlier state", req.Queue, gid)})
 		return
 	}
 	if err := g.raft.Propose(stamp(cmd, s.env.Now()).Encode()); err != nil {
-		s.env.Send(from, &Reply{Client: client, Seq: seq, Service: ServiceBusy, Detail: err.Error()})
+		s.env.Send(from, &Reply{Client: client, Seq: seq, Service: nodes.ServiceBusy, Detail: err.Error()})
 		return
 	}
 	g.pending[client] = pendingReq{seq: seq, from: from}

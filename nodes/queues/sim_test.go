@@ -41,8 +41,8 @@ const (
 )
 
 // driver is a test client: it sends its steps one at a time to target,
-// follows ServiceNotLeader redirects, retries after drvBackoff on
-// ServiceNoQuorum and ServiceBusy (and after drvTimeout without an
+// follows nodes.ServiceNotLeader redirects, retries after drvBackoff on
+// nodes.ServiceNoQuorum and nodes.ServiceBusy (and after drvTimeout without an
 // answer), and records every reply. With no step left it polls, so a test
 // may append steps between runs.
 type driver struct {
@@ -125,13 +125,13 @@ func (d *driver) Receive(from nodes.NodeID, m nodes.Message) {
 		return // an answer to an earlier try
 	}
 	switch r.Service {
-	case ServiceNotLeader:
+	case nodes.ServiceNotLeader:
 		if r.Leader != "" {
 			d.target = r.Leader
 		}
 		d.retryIn(time.Millisecond)
 		return
-	case ServiceNoQuorum, ServiceBusy:
+	case nodes.ServiceNoQuorum, nodes.ServiceBusy:
 		d.retryIn(drvBackoff)
 		return
 	}
@@ -236,7 +236,7 @@ func server(t *testing.T, w *sim.World, id nodes.NodeID) *Server {
 
 func requireBadRequest(t *testing.T, r *Reply, wants ...string) {
 	t.Helper()
-	require.Equal(t, ServiceBadRequest, r.Service, "%s", r)
+	require.Equal(t, nodes.ServiceBadRequest, r.Service, "%s", r)
 	for _, s := range wants {
 		require.Contains(t, r.Detail, s)
 	}
@@ -244,14 +244,14 @@ func requireBadRequest(t *testing.T, r *Reply, wants ...string) {
 
 func requireRejected(t *testing.T, r *Reply, sentinel error) {
 	t.Helper()
-	require.Equal(t, ServiceOK, r.Service, "%s", r)
+	require.Equal(t, nodes.ServiceOK, r.Service, "%s", r)
 	require.Equal(t, queue.StatusRejected, r.Result.Status, "%s", r)
 	require.ErrorIs(t, r.Result.Err, sentinel)
 }
 
 func requireOK(t *testing.T, r *Reply) queue.Result {
 	t.Helper()
-	require.Equal(t, ServiceOK, r.Service, "%s", r)
+	require.Equal(t, nodes.ServiceOK, r.Service, "%s", r)
 	require.Equal(t, queue.StatusOK, r.Result.Status, "%s", r)
 	require.NoError(t, r.Result.Err)
 	return r.Result
@@ -337,7 +337,7 @@ func checkBadInputs(t *testing.T, seed sim.Seed) {
 	requireRejected(t, d.result("A late ack"), queue.ErrUnknownReceipt)
 	requireOK(t, d.result("B ack"))
 	require.Equal(t, queue.StatusEmpty, d.result("vis empty").Result.Status)
-	require.Equal(t, ServiceOK, d.result("vis empty").Service)
+	require.Equal(t, nodes.ServiceOK, d.result("vis empty").Service)
 
 	// Nothing lost, nothing added, FIFO.
 	var ids []uint64
@@ -352,7 +352,7 @@ func checkBadInputs(t *testing.T, seed sim.Seed) {
 		requireOK(t, d.result(fmt.Sprintf("ack %d", i+1)))
 	}
 	empty := d.result("orders empty")
-	require.Equal(t, ServiceOK, empty.Service)
+	require.Equal(t, nodes.ServiceOK, empty.Service)
 	require.Equal(t, queue.StatusEmpty, empty.Result.Status)
 
 	// Every server that refused a request counted it, and only bad
@@ -363,7 +363,7 @@ func checkBadInputs(t *testing.T, seed sim.Seed) {
 	}
 	require.Equal(t, uint64(7), rejected)
 	for _, gr := range d.replies {
-		if gr.r.Service == ServiceBadRequest {
+		if gr.r.Service == nodes.ServiceBadRequest {
 			require.True(t, strings.Contains(gr.step, "name") || strings.Contains(gr.step, "payload") ||
 				strings.Contains(gr.step, "undecodable") || strings.Contains(gr.step, "client command"), gr.step)
 		}
@@ -418,7 +418,7 @@ func checkOutsider(t *testing.T, seed sim.Seed) {
 		}
 		require.NotNil(t, first, s)
 		require.Equal(t, outsider, first.from)
-		require.Equal(t, ServiceNotLeader, first.r.Service, "%s: %s", s, first.r)
+		require.Equal(t, nodes.ServiceNotLeader, first.r.Service, "%s: %s", s, first.r)
 		require.Equal(t, pref[0], first.r.Leader, "%s: redirected to the owner", s)
 	}
 	res := requireOK(t, d.result("enqueue"))
