@@ -39,10 +39,7 @@ type QueueStats struct {
 func queueCluster(s *spec.Scenario, seed sim.Seed) (QueueCluster, error) {
 	c := QueueCluster{Seed: seed, Servers: s.Cluster.Queues, Spares: s.Cluster.Spares, Duration: s.Duration.D(), Settle: settle(s)}
 	var err error
-	if c.Network, err = linkConfig(s.Network); err != nil {
-		return c, err
-	}
-	if c.Disk, err = diskConfig(s.Disk); err != nil {
+	if c.Network, c.Disk, err = worldConfig(s); err != nil {
 		return c, err
 	}
 	for i, wl := range s.Workload {

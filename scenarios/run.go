@@ -303,10 +303,7 @@ func lockCluster(s *spec.Scenario, seed sim.Seed) (LockCluster, error) {
 		SkipRaftSafety: !on[spec.CheckRaftSafety], SkipLockSafety: !on[spec.CheckLockSafety],
 	}
 	var err error
-	if c.Network, err = linkConfig(s.Network); err != nil {
-		return c, err
-	}
-	if c.Disk, err = diskConfig(s.Disk); err != nil {
+	if c.Network, c.Disk, err = worldConfig(s); err != nil {
 		return c, err
 	}
 	for i, wl := range s.Workload {
@@ -317,6 +314,16 @@ func lockCluster(s *spec.Scenario, seed sim.Seed) (LockCluster, error) {
 		c.Groups = append(c.Groups, ClientGroup{Count: wl.Clients, Config: cfg})
 	}
 	return c, nil
+}
+
+// worldConfig translates the scenario's network and disk.
+func worldConfig(s *spec.Scenario) (sim.LinkConfig, sim.DiskConfig, error) {
+	n, err := linkConfig(s.Network)
+	if err != nil {
+		return n, sim.DiskConfig{}, err
+	}
+	d, err := diskConfig(s.Disk)
+	return n, d, err
 }
 
 func latency(l *spec.Latency) (sim.Latency, error) {
