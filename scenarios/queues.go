@@ -381,11 +381,9 @@ func (qs *QueueSim) applyPlanned(w *sim.World) {
 	if len(qs.planned) == 0 {
 		return
 	}
-	for _, id := range qs.Servers {
-		if s := qs.server(id); s != nil && s.MovesPending() > 0 {
-			w.At(w.Now()+movePoll, "ring-change-waits", qs.applyPlanned)
-			return
-		}
+	if !qs.ringSettled() {
+		w.At(w.Now()+movePoll, "ring-change-waits", qs.applyPlanned)
+		return
 	}
 	members := qs.planned[0]
 	qs.planned = qs.planned[1:]
@@ -401,6 +399,25 @@ func (qs *QueueSim) applyPlanned(w *sim.World) {
 	if len(qs.planned) > 0 {
 		w.At(w.Now()+movePoll, "ring-change-waits", qs.applyPlanned)
 	}
+}
+
+// ringSettled reports whether the next ring change may be applied: every
+// node on the ring is up, and no live node reports a move pending. A down
+// node may hold the only copies of a group that still has to move (its
+// whole replica set may be down), and a change made meanwhile would send
+// that group's queue on without it.
+func (qs *QueueSim) ringSettled() bool {
+	for _, id := range qs.Ring[len(qs.Ring)-1].Members {
+		if !qs.World.Up(id) || qs.World.Restarting(id) {
+			return false
+		}
+	}
+	for _, id := range qs.Servers {
+		if s := qs.server(id); s != nil && s.MovesPending() > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // movePoll is how often a waiting ring change looks for pending moves.

@@ -69,8 +69,9 @@
 // visibility timeouts included).
 //
 // Ring changes must be applied one at a time: the operator sends the next
-// RingUpdate only once no live node reports a move pending
-// (Server.MovesPending). Overlapping changes are not supported: an old
+// RingUpdate only once every node on the ring is up and no live node
+// reports a move pending (Server.MovesPending). A down node may hold the
+// only live copies of a group that still has to move. Overlapping changes are not supported: an old
 // group whose drop was delayed could export again to a group two moves
 // on, and a message acked in between would come back. A move whose old
 // group has lost its majority waits until that majority is back.
