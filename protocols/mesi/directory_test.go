@@ -220,7 +220,7 @@ func TestEvictionRacesFwdGetS(t *testing.T) {
 	net.deliver("n2", "n4", GetS)
 	net.get("n1", 3, "b")
 	net.deliver("n1", "n3", GetS)
-	net.deliver("n3", "n1", Data)   // PutM a
+	net.deliver("n3", "n1", Data)    // PutM a
 	net.deliver("n4", "n1", FwdGetS) // MI^A → SI^A
 	net.deliver("n1", "n4", PutM)    // the home drops n1 from the sharers
 	net.deliver("n1", "n4", DataToHome)
@@ -268,7 +268,7 @@ func TestCrashedOwnerLosesWrite(t *testing.T) {
 	net.nodes["n1"].Crash()
 	require.Equal(t, uint64(1), net.nodes["n1"].LostWrites())
 	net.collect("n1")
-	net.deliver("n1", "n4", Reset) // the home serves n3 from memory
+	net.deliver("n1", "n4", Reset)   // the home serves n3 from memory
 	net.deliver("n4", "n1", FwdGetS) // dropped: for the lost ownership
 	net.drain()
 	c := net.lastDone("n3")
