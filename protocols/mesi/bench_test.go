@@ -28,40 +28,55 @@ func BenchmarkCacheHit(b *testing.B) {
 }
 
 // BenchmarkWriteWithSharers measures the coherence messages one write
-// costs when s other nodes share the line: each iteration makes the s
-// sharers read the key, then node n0 writes it; only the write's messages
-// are counted (2 + 2s: GetM, Data, s Inv, s Inv-Ack).
+// costs when s other nodes share the line, for each protocol: each
+// iteration makes the s sharers read the key, then node n1 writes it; only
+// the write's messages are counted, in the steady state (one round is run
+// before the timer starts). Directory: n1..n{s+1} and the home n{s+2};
+// 2 + 2s messages (GetM, Data, s Inv, s Inv-Ack). Broadcast: caches
+// n1..n{s+1} and the memory node; n1 writes from S, 2p messages for its p
+// peers (p BInv, p BInv-Ack; here p = s: every peer is a sharer, but a
+// broadcast reaches every cache, sharer or not).
 func BenchmarkWriteWithSharers(b *testing.B) {
-	for _, s := range []int{1, 2, 4, 8} {
-		b.Run(fmt.Sprintf("sharers=%d", s), func(b *testing.B) {
-			// n1 writes; n2..n{s+1} share; n{s+2} is the home.
-			net := newNetwork(b, s+2, 16, false, func(ids []NodeID) func(string) NodeID {
-				return homeFixed(ids[len(ids)-1])
-			})
-			writer := net.ids[0]
-			total := func() uint64 {
-				var n uint64
-				for _, id := range net.ids {
-					n += net.nodes[id].Stats().Messages
+	for _, proto := range []string{"directory", "broadcast"} {
+		for _, s := range []int{1, 2, 4, 8} {
+			b.Run(fmt.Sprintf("%s/sharers=%d", proto, s), func(b *testing.B) {
+				var net *network
+				if proto == "directory" {
+					net = newNetwork(b, s+2, 16, false, func(ids []NodeID) func(string) NodeID {
+						return homeFixed(ids[len(ids)-1])
+					})
+				} else {
+					net = newBroadcastNetwork(b, s+1, 16, false)
 				}
-				return n
-			}
-			var writeMsgs uint64
-			req := uint64(0)
-			b.ResetTimer()
-			for range b.N {
-				for _, id := range net.ids[1 : s+1] {
+				writer, sharers := net.caches[0], net.caches[1:s+1]
+				total := func() uint64 {
+					var n uint64
+					for _, id := range net.ids {
+						n += net.nodes[id].Stats().Messages
+					}
+					return n
+				}
+				req := uint64(0)
+				round := func() uint64 {
+					for _, id := range sharers {
+						req++
+						net.get(id, req, "k")
+					}
+					net.drain()
+					before := total()
 					req++
-					net.get(id, req, "k")
+					net.put(writer, req, "k", "v")
+					net.drain()
+					return total() - before
 				}
-				net.drain()
-				before := total()
-				req++
-				net.put(writer, req, "k", "v")
-				net.drain()
-				writeMsgs += total() - before
-			}
-			b.ReportMetric(float64(writeMsgs)/float64(b.N), "msgs/write")
-		})
+				round()
+				var writeMsgs uint64
+				b.ResetTimer()
+				for range b.N {
+					writeMsgs += round()
+				}
+				b.ReportMetric(float64(writeMsgs)/float64(b.N), "msgs/write")
+			})
+		}
 	}
 }

@@ -18,20 +18,29 @@ const (
 // ErrBadRequest is wrapped by the errors Get and Put return for bad input.
 var ErrBadRequest = errors.New("mesi: bad request")
 
-// Config configures one node's Directory.
+// Config configures one node's Directory or Broadcast.
 type Config struct {
 	// Self is this node's id.
 	Self NodeID
 	// Nodes lists every node of the cluster, Self included; a restarted
-	// node sends Reset to each of them (every home is among them).
+	// Directory node sends Reset to each of them (every home is among
+	// them); a Broadcast cache sends its broadcasts to each of them but
+	// itself and the memory node.
 	Nodes []NodeID
 	// Home maps a key to its home node, one of Nodes; every node must use
-	// the same function.
+	// the same function. Directory only (required there); Broadcast
+	// ignores it.
 	Home func(key string) NodeID
-	// Capacity is the number of lines the cache holds (>= 1).
+	// Memory is the memory node: the backing store of every key.
+	// Broadcast only (required there, one of Nodes; the node whose Self
+	// is Memory is the memory node and has no cache); Directory ignores
+	// it.
+	Memory NodeID
+	// Capacity is the number of lines the cache holds (>= 1; ignored on
+	// Broadcast's memory node).
 	Capacity int
-	// WriteThrough makes every Put write its value back to the home
-	// before it completes (see the package doc).
+	// WriteThrough makes every Put write its value to memory before it
+	// completes (see the package doc).
 	WriteThrough bool
 	// MaxValueBytes bounds a Put's value; 0 means DefaultMaxValueBytes.
 	MaxValueBytes int
@@ -53,7 +62,7 @@ type Completion struct {
 	Put bool
 	// Hit is true when the operation completed without any message.
 	Hit bool
-	// Err is never set by the directory protocol itself (bad input is
+	// Err is never set by either protocol itself (bad input is
 	// refused by Get and Put); it is there for node layers that fail
 	// operations (for example on a timeout).
 	Err error
@@ -99,34 +108,9 @@ func NewDirectory(cfg Config) (*Directory, error) {
 	if cfg.Home == nil {
 		return nil, fmt.Errorf("mesi: Config.Home is nil")
 	}
-	if len(cfg.Nodes) == 0 {
-		return nil, fmt.Errorf("mesi: Config.Nodes is empty")
-	}
-	nodes := slices.Clone(cfg.Nodes)
-	slices.Sort(nodes)
-	for i, n := range nodes {
-		if n == "" {
-			return nil, fmt.Errorf("mesi: Config.Nodes holds an empty id")
-		}
-		if i > 0 && nodes[i-1] == n {
-			return nil, fmt.Errorf("mesi: Config.Nodes holds %q twice", n)
-		}
-	}
-	if _, ok := slices.BinarySearch(nodes, cfg.Self); !ok {
-		return nil, fmt.Errorf("mesi: Config.Self %q is not in Config.Nodes %v", cfg.Self, nodes)
-	}
-	cfg.Nodes = nodes
-	if cfg.MaxValueBytes < 0 {
-		return nil, fmt.Errorf("mesi: Config.MaxValueBytes %d is negative", cfg.MaxValueBytes)
-	}
-	if cfg.MaxKeyBytes < 0 {
-		return nil, fmt.Errorf("mesi: Config.MaxKeyBytes %d is negative", cfg.MaxKeyBytes)
-	}
-	if cfg.MaxValueBytes == 0 {
-		cfg.MaxValueBytes = DefaultMaxValueBytes
-	}
-	if cfg.MaxKeyBytes == 0 {
-		cfg.MaxKeyBytes = DefaultMaxKeyBytes
+	cfg, err := normalizeConfig(cfg)
+	if err != nil {
+		return nil, err
 	}
 	c, err := NewCache(cfg.Capacity)
 	if err != nil {
@@ -142,13 +126,52 @@ func NewDirectory(cfg Config) (*Directory, error) {
 	}, nil
 }
 
+// normalizeConfig checks the fields both protocols share (Nodes, Self's
+// membership, the limits) and returns cfg with Nodes sorted and the
+// limits defaulted.
+func normalizeConfig(cfg Config) (Config, error) {
+	if len(cfg.Nodes) == 0 {
+		return Config{}, fmt.Errorf("mesi: Config.Nodes is empty")
+	}
+	nodes := slices.Clone(cfg.Nodes)
+	slices.Sort(nodes)
+	for i, n := range nodes {
+		if n == "" {
+			return Config{}, fmt.Errorf("mesi: Config.Nodes holds an empty id")
+		}
+		if i > 0 && nodes[i-1] == n {
+			return Config{}, fmt.Errorf("mesi: Config.Nodes holds %q twice", n)
+		}
+	}
+	if _, ok := slices.BinarySearch(nodes, cfg.Self); !ok {
+		return Config{}, fmt.Errorf("mesi: Config.Self %q is not in Config.Nodes %v", cfg.Self, nodes)
+	}
+	cfg.Nodes = nodes
+	if cfg.MaxValueBytes < 0 {
+		return Config{}, fmt.Errorf("mesi: Config.MaxValueBytes %d is negative", cfg.MaxValueBytes)
+	}
+	if cfg.MaxKeyBytes < 0 {
+		return Config{}, fmt.Errorf("mesi: Config.MaxKeyBytes %d is negative", cfg.MaxKeyBytes)
+	}
+	if cfg.MaxValueBytes == 0 {
+		cfg.MaxValueBytes = DefaultMaxValueBytes
+	}
+	if cfg.MaxKeyBytes == 0 {
+		cfg.MaxKeyBytes = DefaultMaxKeyBytes
+	}
+	return cfg, nil
+}
+
 // checkKey refuses an empty or too long key.
-func (d *Directory) checkKey(what, key string) error {
+func (d *Directory) checkKey(what, key string) error { return checkKey(d.cfg, what, key) }
+
+// checkKey refuses an empty key or one longer than cfg.MaxKeyBytes.
+func checkKey(cfg Config, what, key string) error {
 	if key == "" {
 		return fmt.Errorf("%w: %s: key is empty", ErrBadRequest, what)
 	}
-	if len(key) > d.cfg.MaxKeyBytes {
-		return fmt.Errorf("%w: %s: key length %d exceeds MaxKeyBytes %d", ErrBadRequest, what, len(key), d.cfg.MaxKeyBytes)
+	if len(key) > cfg.MaxKeyBytes {
+		return fmt.Errorf("%w: %s: key length %d exceeds MaxKeyBytes %d", ErrBadRequest, what, len(key), cfg.MaxKeyBytes)
 	}
 	return nil
 }

@@ -1,12 +1,14 @@
 // Package mesi keeps per-node LRU caches coherent with the MESI protocol.
 //
-// Cache is one node's LRU of Lines; Directory is one node's coherence
-// controller for the directory protocol (the default; a broadcast
-// protocol, the original design, is to come). A Directory is a pure,
-// message-driven state machine in the style of Sorin, Hill & Wood, "A
-// Primer on Memory Consistency and Cache Coherence", ch. 8: client
-// operations (Get, Put) and messages (Deliver) go in, messages to send
-// (Outbox) and finished client operations (Completions) come out.
+// Cache is one node's LRU of Lines; a Protocol is one node's coherence
+// controller, selectable per scenario: Directory for the directory
+// protocol (the default) or Broadcast for the broadcast protocol, the
+// original design, kept with its flaw (see "The broadcast protocol"). Both
+// are pure, message-driven state machines in the style of Sorin, Hill &
+// Wood, "A Primer on Memory Consistency and Cache Coherence", ch. 8:
+// client operations (Get, Put) and messages (Deliver) go in, messages to
+// send (Outbox) and finished client operations (Completions) come out.
+// The sections up to "What blocks" describe the directory protocol.
 //
 // # Homes and caches
 //
@@ -101,6 +103,60 @@
 // an unreachable owner blocks its keys' readers and writers (and, queued
 // behind, every later request for those keys); an unreachable home blocks
 // every miss on its keys. Hits never block.
+//
+// # The broadcast protocol
+//
+// The original design: no home, no directory, nothing that orders a
+// key's transactions. Config.Memory names a separate memory node that
+// holds every key's backing store (value and version, durable) and only
+// answers MemRead with MemData and stores each MemWrite, overwriting
+// whatever it holds, with a MemWrite-Ack. Every other node is a cache;
+// its peers are the other caches. A key's client operations on one node
+// run one at a time, as in the directory protocol.
+//
+//   - Read miss: ReadReq to every peer. A peer answers from its line as it
+//     is when the request arrives: in M it writes the line back (MemWrite)
+//     and goes to S, in E it goes to S, in S it stays; each of these
+//     answers ReadResp with the data; a peer without the line answers
+//     ReadResp with State Invalid. Once every peer answered, the reader
+//     takes the newest data sent in S; if no peer had the line it sends
+//     MemRead and takes memory's MemData in E. The Get then completes.
+//   - Write hit on E or M: silently M (write-through: see below).
+//   - Write on S or I: BInv to every peer; a peer drops whatever line it
+//     holds, writing an M line back first (MemWrite), and answers BInv-Ack
+//     with the dropped copy's version. The writer keeps its S
+//     copy meanwhile (it is still served to ReadReqs); on a miss it also
+//     sends MemRead, for memory's version. Once every ack (and the
+//     MemData) is in, the line takes the value in M and the Put
+//     completes.
+//   - M victims are written back with a MemWrite; S and E victims are
+//     dropped silently. A node's MemWrite in flight holds nothing back:
+//     by FIFO order memory has it before that node's next MemRead.
+//   - A write's version is one more than the highest version its writer
+//     saw: its S copy's, the versions in the BInv-Acks, memory's on a
+//     miss. Run one at a time, writes thus get strictly growing versions.
+//   - Write-through: a write installs its line in E rather than M and
+//     sends a MemWrite; the Put completes on the MemWrite-Ack. No cache
+//     holds an M line.
+//   - Crash loses the cache side (LostWrites counts the M lines lost); no
+//     node keeps state about another, so nothing is reset: answers for
+//     lost transactions are dropped, ReadReq and BInv are answered as
+//     always. The memory node's store is durable. A write after a lost
+//     one may reuse a lost version.
+//
+// Nothing more: a node waiting for ReadResps or BInv-Acks just waits; a
+// BInv reaching it meanwhile is acknowledged and drops whatever line is
+// there (none, during a read miss: the data that comes later is
+// installed all the same); a ReadReq reaching it meanwhile is answered
+// from the line as it is. Over per-pair FIFO channels whose pairs are
+// reordered at will that is racy: two writers that invalidate each
+// other's S copies both take M; a read miss whose ReadReqs all find no
+// copy takes E from memory while a concurrent writer takes M; a reader
+// that collected its data before a BInv came keeps a stale S copy after
+// the write completed. Single-writer/multiple-reader and the data-value
+// invariant are lost, and with them linearizability (see
+// broadcast_test.go). Run one operation at a time, with the network
+// drained in between, it is coherent.
 //
 // # Determinism
 //

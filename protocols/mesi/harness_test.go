@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"slices"
-	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
@@ -17,17 +16,19 @@ type pair struct{ from, to NodeID }
 type tb interface {
 	require.TestingT
 	Helper()
+	Fatalf(format string, args ...any)
 }
 
-// network is a tiny in-test network of Directories with per-pair FIFO
+// network is a tiny in-test network of Protocol nodes with per-pair FIFO
 // queues.
 type network struct {
-	t     tb
-	ids   []NodeID
-	nodes map[NodeID]*Directory
-	links map[pair][]Message
-	done  map[NodeID][]Completion
-	now   time.Duration
+	t      tb
+	ids    []NodeID // every node, sorted
+	caches []NodeID // the nodes with a cache (all but a broadcast memory node)
+	nodes  map[NodeID]Protocol
+	links  map[pair][]Message
+	done   map[NodeID][]Completion
+	now    time.Duration
 }
 
 // homeByHash spreads keys over ids.
@@ -42,11 +43,13 @@ func homeByHash(ids []NodeID) func(string) NodeID {
 // homeFixed makes every key's home the node h.
 func homeFixed(h NodeID) func(string) NodeID { return func(string) NodeID { return h } }
 
-func newNetwork(t testing.TB, n, capacity int, wt bool, home func([]NodeID) func(string) NodeID) *network {
-	net := &network{t: t, nodes: map[NodeID]*Directory{}, links: map[pair][]Message{}, done: map[NodeID][]Completion{}}
+// newNetwork returns a network of n Directory nodes n1..nn.
+func newNetwork(t tb, n, capacity int, wt bool, home func([]NodeID) func(string) NodeID) *network {
+	net := &network{t: t, nodes: map[NodeID]Protocol{}, links: map[pair][]Message{}, done: map[NodeID][]Completion{}}
 	for i := range n {
 		net.ids = append(net.ids, NodeID(fmt.Sprintf("n%d", i+1)))
 	}
+	net.caches = net.ids
 	h := home(net.ids)
 	for _, id := range net.ids {
 		d, err := NewDirectory(Config{Self: id, Nodes: net.ids, Home: h, Capacity: capacity, WriteThrough: wt})
@@ -54,6 +57,34 @@ func newNetwork(t testing.TB, n, capacity int, wt bool, home func([]NodeID) func
 		net.nodes[id] = d
 	}
 	return net
+}
+
+// memNode is the memory node of the broadcast networks.
+const memNode NodeID = "mem"
+
+// newBroadcastNetwork returns a network of n Broadcast caches n1..nn and
+// the memory node memNode.
+func newBroadcastNetwork(t tb, n, capacity int, wt bool) *network {
+	net := &network{t: t, nodes: map[NodeID]Protocol{}, links: map[pair][]Message{}, done: map[NodeID][]Completion{}}
+	for i := range n {
+		net.caches = append(net.caches, NodeID(fmt.Sprintf("n%d", i+1)))
+	}
+	net.ids = append([]NodeID{memNode}, net.caches...)
+	for _, id := range net.ids {
+		b, err := NewBroadcast(Config{Self: id, Nodes: net.ids, Memory: memNode, Capacity: capacity, WriteThrough: wt})
+		require.NoError(t, err)
+		net.nodes[id] = b
+	}
+	return net
+}
+
+// newProtocolNetwork returns a network of n caches running the named
+// protocol (directory keys are spread over the nodes by hash).
+func newProtocolNetwork(t tb, proto string, n, capacity int, wt bool) *network {
+	if proto == "broadcast" {
+		return newBroadcastNetwork(t, n, capacity, wt)
+	}
+	return newNetwork(t, n, capacity, wt, homeByHash)
 }
 
 // collect moves a node's outputs into the links and the completion log.
@@ -182,36 +213,44 @@ func (net *network) state(id NodeID, key string) State {
 	return l.State
 }
 
-// home returns the directory of key's home.
+// home returns the directory of key's home (directory networks only).
 func (net *network) home(key string) *Directory {
-	return net.nodes[net.nodes[net.ids[0]].cfg.Home(key)]
+	return net.nodes[net.nodes[net.ids[0]].(*Directory).cfg.Home(key)].(*Directory)
 }
 
 // check runs the SWMR, data-value and local invariants on key.
 func (net *network) check(key string, last Write) error {
+	local, swmr, data := net.checks(key, last)
+	if local != nil {
+		return local
+	}
+	if swmr != nil {
+		return swmr
+	}
+	return data
+}
+
+// checks runs the local checks of every node, CheckSWMR and CheckData on
+// key, and returns their results.
+func (net *network) checks(key string, last Write) (local, swmr, data error) {
 	states := map[NodeID]State{}
 	lines := map[NodeID]Line{}
 	settled := true
+	var memory Write
 	for _, id := range net.ids {
 		d := net.nodes[id]
-		if err := d.CheckLocal(); err != nil {
-			return err
+		if err := d.CheckLocal(); err != nil && local == nil {
+			local = err
 		}
 		if l, ok := d.Line(key); ok {
 			states[id], lines[id] = l.State, l
 		}
-		if d.WritingBack(key) {
+		if !d.Settled(key) {
 			settled = false
 		}
+		if v, ver, ok := d.Memory(key); ok {
+			memory = Write{v, ver}
+		}
 	}
-	h := net.home(key)
-	de, _ := h.DirectoryEntry(key)
-	if de.WaitingOn != "" {
-		settled = false
-	}
-	if err := CheckSWMR(key, states); err != nil {
-		return err
-	}
-	v, ver, _ := h.Memory(key)
-	return CheckData(key, last, lines, Write{v, ver}, settled)
+	return local, CheckSWMR(key, states), CheckData(key, last, lines, memory, settled)
 }

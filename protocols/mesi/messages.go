@@ -2,15 +2,17 @@ package mesi
 
 import "fmt"
 
-// NodeID names a node: a cache, a home, or both.
+// NodeID names a node: a cache, a home, or both (directory protocol); a
+// cache or the memory node (broadcast protocol).
 type NodeID string
 
 // MsgKind is the kind of a coherence message (Sorin, Hill & Wood, "A
 // Primer on Memory Consistency and Cache Coherence", ch. 8 naming).
 type MsgKind uint8
 
-// The message kinds. Requests go from a cache to the key's home; forwarded
-// requests from the home to a cache; responses anywhere.
+// The message kinds. Directory protocol: requests go from a cache to the
+// key's home; forwarded requests from the home to a cache; responses
+// anywhere. Broadcast protocol: from ReadReq on.
 const (
 	// GetS: cache → home, read miss. Txn is the requester's transaction.
 	GetS MsgKind = iota + 1
@@ -44,14 +46,43 @@ const (
 	// Reset: a restarted node → every home: forget everything the
 	// directory believes about my cache (see the package doc, "Crashes").
 	Reset
+
+	// The broadcast protocol's kinds (see the package doc, "The broadcast
+	// protocol"). Txn is always the requester's transaction.
+
+	// ReadReq: requester → every peer cache, read miss.
+	ReadReq
+	// ReadResp: peer → requester, the answer to a ReadReq: State is the
+	// state the peer held the line in when it answered (Invalid: no copy;
+	// then Value and Version are zero), Value and Version its data.
+	ReadResp
+	// BInv: writer → every peer cache, invalidate before a write.
+	BInv
+	// BInvAck: peer → writer, the line is invalidated; State and Version
+	// are those of the copy the peer dropped (Invalid, 0 if it had none).
+	BInvAck
+	// MemRead: cache → memory node, fetch the line (a read miss no peer
+	// could serve, or a write miss learning memory's version).
+	MemRead
+	// MemData: memory node → cache, memory's Value and Version.
+	MemData
+	// MemWrite: cache → memory node, store Value and Version: an M line
+	// written back (evicted, downgraded by a ReadReq, dropped for a BInv)
+	// or a write-through write.
+	MemWrite
+	// MemWriteAck: memory node → cache, the MemWrite (Txn) is stored.
+	MemWriteAck
 )
 
 var msgKindNames = [...]string{
 	GetS: "GetS", GetM: "GetM", PutM: "PutM", FwdGetS: "Fwd-GetS", FwdGetM: "Fwd-GetM",
 	Inv: "Inv", InvAck: "Inv-Ack", Data: "Data", DataToHome: "Data(home)", PutAck: "Put-Ack", Reset: "Reset",
+	ReadReq: "ReadReq", ReadResp: "ReadResp", BInv: "BInv", BInvAck: "BInv-Ack",
+	MemRead: "MemRead", MemData: "MemData", MemWrite: "MemWrite", MemWriteAck: "MemWrite-Ack",
 }
 
-// String returns the Primer's name of the kind.
+// String returns the Primer's name of the kind (for the broadcast kinds,
+// the name of the constant).
 func (k MsgKind) String() string {
 	if int(k) < len(msgKindNames) && msgKindNames[k] != "" {
 		return msgKindNames[k]
@@ -76,8 +107,8 @@ type Message struct {
 	Key string
 	// From and To are the sender and the receiver.
 	From, To NodeID
-	// Requester is the node whose request a FwdGetS, FwdGetM, Inv or
-	// DataToHome serves.
+	// Requester is the node whose request a FwdGetS, FwdGetM, Inv,
+	// DataToHome, ReadReq or BInv serves.
 	Requester NodeID
 	// Txn is the requester's transaction id (for PutM and PutAck, the
 	// evicting owner's).
@@ -85,11 +116,13 @@ type Message struct {
 	// OwnerTxn is the transaction under which the addressed owner holds
 	// the line, as the home believes (FwdGetS, FwdGetM, DataToHome).
 	OwnerTxn uint64
-	// Value and Version are the line's data (Data, DataToHome, PutM).
+	// Value and Version are the line's data (Data, DataToHome, PutM,
+	// ReadResp, MemData, MemWrite; BInvAck carries a Version only).
 	Value []byte
 	// Version is the version of Value.
 	Version uint64
-	// State is the state a Data grants: Shared, Exclusive or Modified.
+	// State is the state a Data grants: Shared, Exclusive or Modified;
+	// for a ReadResp or BInvAck, the state the sender held the line in.
 	State State
 	// Acks is the number of InvAcks the receiver of a Data for a GetM
 	// must collect.
