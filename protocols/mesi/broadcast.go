@@ -33,6 +33,8 @@ type Broadcast struct {
 
 	// Memory side (durable).
 	store map[string]Write
+	// dirty: the store may have changed since the last Durable.
+	dirty bool
 
 	outbox []Message
 	done   []Completion
@@ -158,6 +160,7 @@ func (b *Broadcast) Deliver(m Message, now time.Duration) {
 		panic(fmt.Sprintf("mesi: node %s delivered a message for %s: %v", b.cfg.Self, m.To, m))
 	}
 	if b.memory {
+		b.dirty = b.dirty || m.Kind == MemWrite
 		b.memoryDeliver(m)
 		return
 	}

@@ -86,6 +86,8 @@ type Directory struct {
 
 	// Home side (durable).
 	entries map[string]*entry
+	// dirty: the home side may have changed since the last Durable.
+	dirty bool
 
 	outbox []Message
 	done   []Completion
@@ -209,6 +211,7 @@ func (d *Directory) Deliver(m Message, now time.Duration) {
 		panic(fmt.Sprintf("mesi: node %s delivered a message for %s: %v", d.cfg.Self, m.To, m))
 	}
 	if m.Kind.toHome() {
+		d.dirty = true
 		d.homeDeliver(m)
 		return
 	}
