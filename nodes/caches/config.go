@@ -68,6 +68,9 @@ type Observer interface {
 	Started(id nodes.NodeID)
 	// Completed: node id completed a client operation.
 	Completed(id nodes.NodeID, c mesi.Completion)
+	// Lost: node id's cache side crashed (a peer restarted) while it held
+	// these keys in M: their last writes are gone in write-back mode.
+	Lost(id nodes.NodeID, keys []string)
 }
 
 // withDefaults validates c and fills its defaults; errors name the field

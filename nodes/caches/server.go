@@ -231,6 +231,15 @@ func (s *Server) peerRestarted(peer nodes.NodeID) {
 	s.drainOutbox()
 	delete(s.backlog, peer)
 	s.sends = slices.DeleteFunc(s.sends, func(o outMsg) bool { return o.to == peer })
+	if s.cfg.Observer != nil {
+		var lost []string
+		for _, l := range s.proto.Lines() {
+			if l.State == mesi.Modified {
+				lost = append(lost, l.Key)
+			}
+		}
+		s.cfg.Observer.Lost(s.self, lost)
+	}
 	s.proto.Crash()
 	clear(s.waiting)
 	for _, c := range s.clients { //det:ordered resets each entry independently

@@ -1,0 +1,169 @@
+package scenarios
+
+import (
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+
+	"github.com/distsync/distsync/nodes"
+	"github.com/distsync/distsync/nodes/caches"
+)
+
+// CacheOp is one cache client operation: invoked at Call, answered at
+// Return with Reply if Done.
+type CacheOp struct {
+	Op     caches.Op
+	Call   time.Duration
+	Return time.Duration
+	Reply  caches.Reply
+	Done   bool
+}
+
+// CacheHistory records what the cache clients of a run invoked and
+// learned, stamped with virtual time. It implements caches.Recorder.
+type CacheHistory struct {
+	Ops       []CacheOp
+	pending   map[cacheOpKey]int
+	Completed int
+	now       func() time.Duration
+	// lostKeys are keys a write of which was lost with a crashed M line:
+	// their histories are not linearizable by construction and are left
+	// out of the check (and counted).
+	lostKeys map[string]bool
+}
+
+type cacheOpKey struct {
+	client string
+	req    uint64
+}
+
+func newCacheHistory() *CacheHistory {
+	return &CacheHistory{pending: map[cacheOpKey]int{}, lostKeys: map[string]bool{}}
+}
+
+// Invoke implements caches.Recorder.
+func (h *CacheHistory) Invoke(op caches.Op) {
+	h.pending[cacheOpKey{op.Client, op.Req}] = len(h.Ops)
+	h.Ops = append(h.Ops, CacheOp{Op: op, Call: h.now()})
+}
+
+// Complete implements caches.Recorder.
+func (h *CacheHistory) Complete(op caches.Op, r caches.Reply) {
+	k := cacheOpKey{op.Client, op.Req}
+	i, ok := h.pending[k]
+	if !ok {
+		panic(fmt.Sprintf("cache history: completion of %s req %d by %s that was never invoked", op.Kind, op.Req, op.Client))
+	}
+	delete(h.pending, k)
+	h.Completed++
+	h.Ops[i].Return, h.Ops[i].Reply, h.Ops[i].Done = h.now(), r, true
+}
+
+// OldestPending returns the oldest operation still waiting for its answer.
+func (h *CacheHistory) OldestPending() (CacheOp, bool) {
+	best := -1
+	for _, i := range h.pending { //det:ordered the minimum is the same in any order
+		if best < 0 || i < best {
+			best = i
+		}
+	}
+	if best < 0 {
+		return CacheOp{}, false
+	}
+	return h.Ops[best], true
+}
+
+// LostKeys returns the keys left out of the linearizability check because
+// a write of theirs was lost with a crashed node's M line, sorted.
+func (h *CacheHistory) LostKeys() []string { return slices.Sorted(maps.Keys(h.lostKeys)) }
+
+// registerModel is a key's sequential specification: a register whose
+// value a put sets and a get returns ("" before the first put).
+var registerModel = porcupine.NondeterministicModel{
+	Init: func() []any { return []any{""} },
+	Step: func(state, input, _ any) []any {
+		s, op := state.(string), input.(CacheOp)
+		switch op.Op.Kind {
+		case caches.OpPut:
+			if !op.Done {
+				return []any{s, op.Op.Value} // it may or may not have taken effect
+			}
+			if op.Reply.Service == nodes.ServiceOK {
+				return []any{op.Op.Value}
+			}
+		case caches.OpGet:
+			if !op.Done {
+				return []any{s}
+			}
+			if got := string(op.Reply.Value); op.Reply.Service == nodes.ServiceOK && (got == s || !op.Reply.Found && s == "") {
+				return []any{s}
+			}
+			return nil
+		}
+		return []any{s}
+	},
+	Equal: func(a, b any) bool { return a.(string) == b.(string) },
+	DescribeOperation: func(input, _ any) string {
+		op := input.(CacheOp)
+		if op.Op.Kind == caches.OpPut {
+			return fmt.Sprintf("%s put %s=%.12q", op.Op.Client, op.Op.Key, op.Op.Value)
+		}
+		if !op.Done {
+			return fmt.Sprintf("%s get %s -> ?", op.Op.Client, op.Op.Key)
+		}
+		return fmt.Sprintf("%s get %s -> %.12q", op.Op.Client, op.Op.Key, op.Reply.Value)
+	},
+}
+
+// CheckLinearizable checks every key's get/put history against a
+// register, with porcupine, leaving out the keys that lost a write in a
+// crash. Operations that never completed may have taken effect or not. A
+// check that runs out of time says LinUnknown.
+func (h *CacheHistory) CheckLinearizable(timeout time.Duration) (Linearizability, porcupine.LinearizationInfo) {
+	byKey := map[string][]porcupine.Operation{}
+	clients := map[string]int{}
+	for _, op := range h.Ops {
+		if h.lostKeys[op.Op.Key] {
+			continue
+		}
+		id, ok := clients[op.Op.Client]
+		if !ok {
+			id = len(clients)
+			clients[op.Op.Client] = id
+		}
+		ret := int64(math.MaxInt64)
+		if op.Done {
+			ret = int64(op.Return)
+		}
+		byKey[op.Op.Key] = append(byKey[op.Op.Key], porcupine.Operation{ClientId: id, Input: op, Call: int64(op.Call), Return: ret})
+	}
+	var all []porcupine.Operation
+	for _, k := range slices.Sorted(maps.Keys(byKey)) {
+		all = append(all, byKey[k]...)
+	}
+	model := registerModel
+	model.Partition = func(history []porcupine.Operation) [][]porcupine.Operation {
+		parts := map[string][]porcupine.Operation{}
+		for _, op := range history {
+			k := op.Input.(CacheOp).Op.Key
+			parts[k] = append(parts[k], op)
+		}
+		var out [][]porcupine.Operation
+		for _, k := range slices.Sorted(maps.Keys(parts)) {
+			out = append(out, parts[k])
+		}
+		return out
+	}
+	res, info := porcupine.CheckOperationsVerbose(model.ToModel(), all, timeout)
+	switch res {
+	case porcupine.Ok:
+		return Linearizable, info
+	case porcupine.Illegal:
+		return NotLinearizable, info
+	}
+	return LinUnknown, info
+}

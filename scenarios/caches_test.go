@@ -1,0 +1,52 @@
+package scenarios
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/distsync/distsync/nodes/caches"
+	"github.com/distsync/distsync/sim"
+)
+
+func cacheCluster(seed uint64, protocol string, writeThrough bool) CacheCluster {
+	return CacheCluster{
+		Seed: sim.Seed(seed), Servers: 3, Keys: 8, Coherence: true,
+		Server: caches.Config{Protocol: protocol, WriteThrough: writeThrough, Capacity: 4},
+		Groups: []CacheClientGroup{{Count: 4, Config: caches.ClientConfig{Keys: 8, Zipf: 1.2, Writes: 0.3}}},
+		Network:  sim.LinkConfig{Latency: sim.Uniform(time.Millisecond, 5*time.Millisecond), Reorder: 0.2, ReorderDelay: 20 * time.Millisecond},
+		Duration: 6 * time.Second, Settle: 2 * time.Second,
+	}
+}
+
+func TestCacheDirectoryCoherentAndLinearizable(t *testing.T) {
+	for seed := uint64(1); seed <= 5; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			for _, wt := range []bool{false, true} {
+				c := cacheCluster(seed, caches.ProtocolDirectory, wt)
+				cs, err := NewCacheSim(c)
+				require.NoError(t, err)
+				require.NoError(t, cs.Run(c.Duration, c.Settle, true), "write-through %v", wt)
+				require.Greater(t, cs.History.Completed, 200)
+				v, _ := cs.History.CheckLinearizable(10 * time.Second)
+				require.Equal(t, Linearizable, v, "write-through %v", wt)
+			}
+		})
+	}
+}
+
+func TestCacheBroadcastRaceFound(t *testing.T) {
+	found := 0
+	for seed := uint64(1); seed <= 20 && found == 0; seed++ {
+		c := cacheCluster(seed, caches.ProtocolBroadcast, false)
+		cs, err := NewCacheSim(c)
+		require.NoError(t, err)
+		if err := cs.Run(c.Duration, c.Settle, true); err != nil {
+			found++
+			t.Logf("seed %d: %v", seed, err)
+		}
+	}
+	require.Positive(t, found, "the broadcast protocol's race was not found in 20 seeds")
+}
