@@ -95,3 +95,34 @@ func queueSections(r *scenarios.Result) []Section {
 	}
 	return []Section{raft, q}
 }
+
+// cacheSections are the cache service's tables: what the clients saw,
+// the coherence traffic, and the lines' states at the end.
+func cacheSections(r *scenarios.Result) []Section {
+	c := Section{Title: "Cache", Header: []string{"counter", "value"}}
+	st := r.Caches
+	if st == nil {
+		c.Note = "no cache counters in this result"
+		return []Section{c}
+	}
+	policy := "write-back"
+	if st.WriteThrough {
+		policy = "write-through"
+	}
+	c.Rows = [][]string{
+		{"protocol", st.Protocol + ", " + policy},
+		{"gets / puts completed", u(st.Gets) + " / " + u(st.Puts)},
+		{"hits", u(st.Hits) + " (" + strconv.FormatFloat(st.HitRate, 'f', 1, 64) + "%)"},
+		{"coherence messages", u(st.Messages)},
+		{"invalidations / fetches / write-backs", u(st.Invalidations) + " / " + u(st.Fetches) + " / " + u(st.WriteBacks)},
+		{"evictions", u(st.Evictions)},
+		{"lost writes (M lines lost in crashes)", strconv.Itoa(st.LostWrites)},
+		{"puts in flight at a crash (may apply twice)", strconv.Itoa(st.AmbiguousPuts)},
+		{"keys left out of the linearizability check", strconv.Itoa(st.LostKeys)},
+	}
+	states := Section{Title: "Cache lines at the end", Header: []string{"state", "lines"}}
+	for i, name := range []string{"I", "S", "E", "M"} {
+		states.Rows = append(states.Rows, []string{name, strconv.Itoa(st.States[i])})
+	}
+	return []Section{c, states}
+}

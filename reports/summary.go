@@ -89,6 +89,7 @@ func RunSummary(r *scenarios.Result) []Section {
 var serviceSections = map[string]func(*scenarios.Result) []Section{
 	"locks":  lockSections,
 	"queues": queueSections,
+	"caches": cacheSections,
 }
 
 // Services returns the services a run exercised, sorted.
@@ -98,6 +99,8 @@ func Services(r *scenarios.Result) []string {
 		seen[o.Service] = true
 	}
 	switch {
+	case r.Caches != nil:
+		seen["caches"] = true
 	case r.Queues != nil:
 		seen["queues"] = true
 	case r.Locks != nil || len(r.Elections) > 0:

@@ -32,8 +32,10 @@ type CacheHistory struct {
 	now       func() time.Duration
 	// lostKeys are keys a write of which was lost with a crashed M line:
 	// their histories are not linearizable by construction and are left
-	// out of the check (and counted).
-	lostKeys map[string]bool
+	// out of the check (and counted), as are keys with a put in flight at a
+	// crash (AmbiguousPuts).
+	lostKeys      map[string]bool
+	AmbiguousPuts int
 }
 
 type cacheOpKey struct {
@@ -61,6 +63,19 @@ func (h *CacheHistory) Complete(op caches.Op, r caches.Reply) {
 	delete(h.pending, k)
 	h.Completed++
 	h.Ops[i].Return, h.Ops[i].Reply, h.Ops[i].Done = h.now(), r, true
+}
+
+// crashed notes a crash (of a node, or of a node's cache side): a put in
+// flight may have been applied and its completion forgotten, and the
+// client's retry may apply it again later, so its key is left out of the
+// linearizability check and counted in AmbiguousPuts.
+func (h *CacheHistory) crashed() {
+	for _, i := range h.pending { //det:ordered marking a set
+		if op := h.Ops[i].Op; op.Kind == caches.OpPut {
+			h.lostKeys[op.Key] = true
+			h.AmbiguousPuts++
+		}
+	}
 }
 
 // OldestPending returns the oldest operation still waiting for its answer.

@@ -14,8 +14,8 @@ import (
 func cacheCluster(seed uint64, protocol string, writeThrough bool) CacheCluster {
 	return CacheCluster{
 		Seed: sim.Seed(seed), Servers: 3, Keys: 8, Coherence: true,
-		Server: caches.Config{Protocol: protocol, WriteThrough: writeThrough, Capacity: 4},
-		Groups: []CacheClientGroup{{Count: 4, Config: caches.ClientConfig{Keys: 8, Zipf: 1.2, Writes: 0.3}}},
+		Server:   caches.Config{Protocol: protocol, WriteThrough: writeThrough, Capacity: 4},
+		Groups:   []CacheClientGroup{{Count: 4, Config: caches.ClientConfig{Keys: 8, Zipf: 1.2, Writes: 0.3}}},
 		Network:  sim.LinkConfig{Latency: sim.Uniform(time.Millisecond, 5*time.Millisecond), Reorder: 0.2, ReorderDelay: 20 * time.Millisecond},
 		Duration: 6 * time.Second, Settle: 2 * time.Second,
 	}

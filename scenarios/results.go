@@ -50,6 +50,8 @@ type Result struct {
 	// Queues sums up a queue run (nil when the run has no queue service,
 	// or it ended in a panic).
 	Queues *QueueStats `json:"queues,omitempty"`
+	// Caches sums up a cache run (nil without the cache service).
+	Caches *CacheStats `json:"caches,omitempty"`
 	// Linearization is porcupine's account of a history that is not
 	// linearizable (or whose check ran out of time), for its
 	// visualisation. It lives in memory only: not in the JSON.

@@ -44,6 +44,7 @@ type Run struct {
 	Scenario *spec.Scenario
 	Locks    *LockSim
 	Queues   *QueueSim
+	Caches   *CacheSim
 	svc      service
 	faults   []FaultRecord
 	rng      *rand.Rand
@@ -71,6 +72,11 @@ func (qs *QueueSim) world() *sim.World           { return qs.World }
 func (qs *QueueSim) servers() []nodes.NodeID     { return qs.Servers }
 func (qs *QueueSim) currentLeader() nodes.NodeID { return qs.Leader() }
 func (qs *QueueSim) completed() int              { return qs.History.Completed }
+func (cs *CacheSim) world() *sim.World           { return cs.World }
+func (cs *CacheSim) servers() []nodes.NodeID     { return cs.Servers }
+func (cs *CacheSim) currentLeader() nodes.NodeID { return "" }
+func (cs *CacheSim) completed() int              { return cs.History.Completed }
+func (cs *CacheSim) noteCrash(nodes.NodeID)      {}
 
 // World returns the simulated world the run built.
 func (run *Run) World() *sim.World { return run.svc.world() }
@@ -133,6 +139,18 @@ func Build(s *spec.Scenario, seed sim.Seed) (*Run, error) {
 // buildService builds the cluster of the service the scenario sizes.
 func (run *Run) buildService(seed sim.Seed) error {
 	s := run.Scenario
+	if s.Cluster.Caches > 0 {
+		c, err := cacheClusterOf(s, seed)
+		if err != nil {
+			return err
+		}
+		cs, err := NewCacheSim(c)
+		if err != nil {
+			return err
+		}
+		run.Caches, run.svc = cs, cs
+		return nil
+	}
 	if s.Cluster.Queues > 0 {
 		c, err := queueCluster(s, seed)
 		if err != nil {
@@ -185,6 +203,9 @@ func (run *Run) executeSafely(opts RunOptions) (res *Result) {
 func (run *Run) execute(opts RunOptions) *Result {
 	if run.Queues != nil {
 		return run.executeQueues(opts)
+	}
+	if run.Caches != nil {
+		return run.executeCaches(opts)
 	}
 	s, ls := run.Scenario, run.Locks
 	on := run.checks()

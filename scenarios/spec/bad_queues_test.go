@@ -60,7 +60,7 @@ var queueBadCases = []badCase{
 	{"spares too many", qline(4, "cluster: {queues: 3, spares: 10}"), 4, "cluster.spares", "10 spares, outside [0, 9]"},
 	{"queue nodes too many", qline(4, "cluster: {queues: 9, spares: 8}"), 4, "cluster.spares", "9 queue servers and 8 spares make 17 queue nodes, over the limit of 16"},
 	{"queues too many", qline(4, "cluster: {queues: 10}"), 4, "cluster.queues", "10 servers, outside [0, 9]"},
-	{"queues and caches", qline(4, "cluster: {queues: 3, caches: 3}"), 4, "cluster.caches", "service caches is not built yet"},
+	{"queues and caches", qline(4, "cluster: {queues: 3, caches: 3}"), 4, "cluster", "queues and caches both sized: one service per scenario is supported for now"},
 	{"queues and locks", qline(4, "cluster: {queues: 3, locks: 3}"), 4, "cluster", "locks and queues both sized: one service per scenario is supported for now"},
 	{"spares wrong type", qline(4, "cluster: {queues: 3, spares: one}"), 4, "cluster.spares", "want a whole number"},
 

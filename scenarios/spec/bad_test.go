@@ -97,7 +97,8 @@ var badCases = []badCase{
 	{"locks too many", line(4, "cluster: {locks: 12}"), 4, "cluster.locks", "12 servers, outside [0, 9]"},
 	{"locks negative", line(4, "cluster: {locks: -1}"), 4, "cluster.locks", "outside [0, 9]"},
 	{"two services", line(4, "cluster: {locks: 3, queues: 3}"), 4, "cluster", "one service per scenario is supported for now"},
-	{"caches not built", line(4, "cluster: {locks: 3, caches: 3}"), 4, "cluster.caches", "service caches is not built yet"},
+	{"locks and caches", line(4, "cluster: {locks: 3, caches: 3}"), 4, "cluster", "locks and caches both sized: one service per scenario is supported for now"},
+	{"three services", line(4, "cluster: {locks: 3, queues: 3, caches: 3}"), 4, "cluster", "locks, queues and caches all sized: one service per scenario"},
 	{"no servers", line(4, "cluster: {locks: 0}"), 4, "cluster", "no servers"},
 
 	// Network and disk.
@@ -114,7 +115,7 @@ var badCases = []badCase{
 
 	// Workloads.
 	{"service unknown", line(8, "  - {service: foo, clients: 4, resources: 8}"), 8, "workload[0].service", `unknown service "foo" (known: locks, queues, caches)`},
-	{"service not built", line(8, "  - {service: caches, clients: 4, resources: 8}"), 8, "workload[0].service", "not built yet"},
+	{"caches workload without caches", line(8, "  - {service: caches, clients: 4, resources: 8}"), 8, "workload[0].service", "service caches has no servers: cluster.caches is 0"},
 	{"service missing", line(8, "  - {clients: 4, resources: 8}"), 8, "workload[0].service", "required"},
 	{"clients zero", line(8, "  - {service: locks, clients: 0, resources: 8}"), 8, "workload[0].clients", "0 clients, outside [1, 64]"},
 	{"clients too many", line(8, "  - {service: locks, clients: 65, resources: 8}"), 8, "workload[0].clients", "outside [1, 64]"},
@@ -134,7 +135,7 @@ var badCases = []badCase{
 	{"hold too long", line(8, "  - {service: locks, clients: 4, resources: 8, hold: 30s}"), 8, "workload[0].hold", "exceeds the scenario's duration"},
 
 	// Checks.
-	{"check unknown", line(11, "check: [raft-safety, safety]"), 11, "check[1]", `unknown check "safety" (known: raft-safety, lock-safety, linearizable, liveness, queue-safety, at-least-once)`},
+	{"check unknown", line(11, "check: [raft-safety, safety]"), 11, "check[1]", `unknown check "safety" (known: raft-safety, lock-safety, linearizable, liveness, queue-safety, at-least-once, coherence)`},
 	{"check twice", line(11, "check: [liveness, liveness]"), 11, "check[1]", "liveness is listed twice"},
 	{"check empty", line(11, "check: []"), 11, "check", "required"},
 	{"check missing", line(11, "# no checks"), 1, "check", "required"},
@@ -181,7 +182,7 @@ var badCases = []badCase{
 	{"malformed selector", faults("{at: 2s, crash: leader(locks}"), 10, "faults[0].crash", `malformed selector "leader(locks"`},
 	{"unknown role", faults("{at: 2s, crash: boss(locks)}"), 10, "faults[0].crash", `unknown role "boss" in "boss(locks)" (known: leader, follower, random)`},
 	{"selector absent service", faults("{at: 2s, crash: leader(queues)}"), 10, "faults[0].crash", "service queues has no servers: cluster.queues is 0"},
-	{"selector not built", faults("{at: 2s, crash: leader(caches)}"), 10, "faults[0].crash", "service caches is not built yet"},
+	{"selector caches on locks", faults("{at: 2s, crash: random(caches)}"), 10, "faults[0].crash", "service caches has no servers: cluster.caches is 0"},
 	{"selector unknown service", faults("{at: 2s, isolate: leader(dns)}"), 10, "faults[0].isolate", `unknown service "dns"`},
 	{"selector in partition", faults("{at: 2s, partition: [[leader(locks)], [n2]]}"), 10, "faults[0].partition[0][0]", "a role selector is not allowed here"},
 	{"selector in clog", faults("{at: 2s, for: 1s, clog: {from: leader(locks), to: n2, delay: 1s}}"), 10, "faults[0].clog.from", "not allowed here"},

@@ -13,7 +13,10 @@ import (
 // queues, not one leader: leader(queues) is the leader of the group of
 // queue q0 (under the current ring), follower(queues) any other queue
 // server, and random(queues) any queue server; a queue scenario's spares
-// count among its servers.
+// count among its servers. The cache service has no leader: only
+// random(caches) selects a cache node (leader(caches) and
+// follower(caches) are errors), and never a broadcast cache's memory node
+// mem, which faults name instead.
 var Roles = []string{"leader", "follower", "random"}
 
 // EventLeaderElected is the event of an on: trigger that fires once a
@@ -158,7 +161,17 @@ func (v *validator) trigger(p string, f *Fault, windowed bool) *Error {
 			return v.errf(p+".on.ops", "the scenario has no workload, so no operation ever completes")
 		}
 		if t.Service != "" {
-			return v.service(p+".on.service", t.Service)
+			if err := v.service(p+".on.service", t.Service); err != nil {
+				return err
+			}
+		}
+		if t.Event == EventLeaderElected {
+			switch {
+			case t.Service == "caches":
+				return v.errf(p+".on.service", "caches have no leader, so none is elected: trigger with on: {ops: N} or at")
+			case t.Service == "" && v.s.Cluster.Caches > 0:
+				return v.errf(p+".on.event", "the scenario sizes caches, which have no leader, so none is elected: trigger with on: {ops: N} or at")
+			}
 		}
 	}
 	return nil
@@ -326,10 +339,19 @@ func (v *validator) nodeRange() string {
 	case spares > 1:
 		out += ", spares " + span(v.servers[len(v.servers)-spares:])
 	}
+	if v.memory != "" {
+		out += ", memory " + v.memory
+	}
 	if len(v.clients) > 0 {
 		out += ", clients " + span(v.clients)
 	}
 	return out
+}
+
+// isNode reports whether name is one of the scenario's nodes: a server
+// (spares included), the memory node or a client.
+func (v *validator) isNode(name string) bool {
+	return v.isServer[name] || v.isClient[name] || (v.memory != "" && name == v.memory)
 }
 
 // target checks a node name, or a role selector where selectors are
@@ -339,7 +361,7 @@ func (v *validator) target(path, name string, selectorOK bool) *Error {
 		return v.errf(path, "required: a node name (%s)", v.nodeRange())
 	}
 	if !isSelector(name) {
-		if !v.isServer[name] && !v.isClient[name] {
+		if !v.isNode(name) {
 			return v.errf(path, "unknown node %q (%s)", name, v.nodeRange())
 		}
 		return nil
@@ -355,6 +377,9 @@ func (v *validator) target(path, name string, selectorOK bool) *Error {
 	}
 	if err := v.service(path, service); err != nil {
 		return err
+	}
+	if service == "caches" && role != "random" {
+		return v.errf(path, "%q: caches have no leader; use random(caches) or a node name (%s)", name, v.nodeRange())
 	}
 	if role == "follower" && len(v.servers) == 1 {
 		return v.errf(path, "%q: a cluster of one %s server has no followers", name, service)
@@ -432,7 +457,11 @@ func (v *validator) bridge(path string, b *Bridge) *Error {
 	if slices.Contains(b.A, b.Node) || slices.Contains(b.B, b.Node) {
 		return v.errf(path+".node", "%s is also in a half", b.Node)
 	}
-	for _, id := range v.servers {
+	servers := v.servers
+	if v.memory != "" {
+		servers = append(slices.Clip(servers), v.memory)
+	}
+	for _, id := range servers {
 		if id != b.Node && !slices.Contains(b.A, id) && !slices.Contains(b.B, id) {
 			return v.errf(path, "server %s is in neither a, b nor node: a bridge places every server (clients need not be placed: they reach every node)", id)
 		}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -24,7 +26,10 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte(full))
 	f.Add([]byte(fullQueues))
-	for _, c := range append(badCases, queueBadCases...) {
+	f.Add([]byte(fullCaches))
+	f.Add([]byte(fullCachesBroadcast))
+	f.Add([]byte(strings.Join(cbase, "\n")))
+	for _, c := range slices.Concat(badCases, queueBadCases, cacheBadCases) {
 		f.Add([]byte(c.input))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

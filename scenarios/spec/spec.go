@@ -37,10 +37,28 @@
 //	  - {at: 12s, leave: n1}
 //	check: [raft-safety, queue-safety, at-least-once, liveness]
 //
+// A cache scenario sizes the cache service, and may set its protocol,
+// write policy and capacity in a cache section; in broadcast mode a memory
+// node, mem, runs beside the cache nodes and can be faulted by name:
+//
+//	name: cache-memory-crash
+//	description: The memory node of a broadcast cache crashes under writes.
+//	duration: 20s
+//	cluster: {caches: 3}
+//	cache: {protocol: broadcast, write_policy: write-back, capacity: 32}
+//	workload:
+//	  - {service: caches, clients: 6, rate: 400/s, resources: 16, distribution: zipf, writes: 0.3, payload: 32}
+//	faults:
+//	  - {at: 4s, crash: mem, restart_after: 1s}
+//	  - {at: 8s, crash: random(caches), restart_after: 1s}
+//	  - {at: 12s, partition: [[n1, mem], [n2, n3]], heal_after: 2s}
+//	check: [coherence, linearizable, liveness]
+//
 // Node names: the servers of the sized service are n1..nN (N is
-// cluster.locks or cluster.queues); a queue scenario's spares follow them
-// as n(N+1)..n(N+S). Clients are c1..cM, numbered across workloads in file
-// order.
+// cluster.locks, cluster.queues or cluster.caches); a queue scenario's
+// spares follow them as n(N+1)..n(N+S), and a broadcast cache scenario's
+// memory node is named mem (MemoryNode). Clients are c1..cM, numbered
+// across workloads in file order.
 //
 // Parse, Load and LoadDir decode strictly and validate (see Validate for
 // the rules); every error is an *Error naming the file, the line and the
@@ -51,16 +69,20 @@ import "time"
 
 // Scenario is one parsed, validated scenario file.
 type Scenario struct {
-	Name        string     `yaml:"name"`
-	Description string     `yaml:"description"`
-	Duration    Duration   `yaml:"duration"`
-	Cluster     Cluster    `yaml:"cluster"`
-	Network     Network    `yaml:"network"`
-	Disk        Disk       `yaml:"disk"`
-	Workload    []Workload `yaml:"workload"`
-	Faults      []Fault    `yaml:"faults"`
-	Check       []string   `yaml:"check"`
-	Swarm       *Swarm     `yaml:"swarm,omitempty"`
+	Name        string   `yaml:"name"`
+	Description string   `yaml:"description"`
+	Duration    Duration `yaml:"duration"`
+	Cluster     Cluster  `yaml:"cluster"`
+	// Cache configures the cache service (only when cluster.caches > 0;
+	// nil for the defaults, see CacheProtocol, WriteThrough and
+	// CacheCapacity).
+	Cache    *CacheConfig `yaml:"cache,omitempty"`
+	Network  Network      `yaml:"network"`
+	Disk     Disk         `yaml:"disk"`
+	Workload []Workload   `yaml:"workload"`
+	Faults   []Fault      `yaml:"faults"`
+	Check    []string     `yaml:"check"`
+	Swarm    *Swarm       `yaml:"swarm,omitempty"`
 	// Settle is the quiet time at the end of the run, after every fault
 	// has healed, in which liveness must return (default 3s). Every fault
 	// must end by Duration - Settle.
@@ -78,8 +100,8 @@ type Duration time.Duration
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
 // Cluster sizes each service: how many server nodes run it. Zero means the
-// service is absent. A scenario sizes exactly one service for now (locks
-// or queues; caches are not built yet). Its servers are n1..nN.
+// service is absent. A scenario sizes exactly one service for now (locks,
+// queues or caches). Its servers are n1..nN.
 type Cluster struct {
 	Locks  int `yaml:"locks,omitempty"`
 	Queues int `yaml:"queues,omitempty"`
@@ -89,6 +111,46 @@ type Cluster struct {
 	// queue, until a join fault adds them. 0..MaxServers, and Queues +
 	// Spares is at most MaxQueueNodes.
 	Spares int `yaml:"spares,omitempty"`
+}
+
+// CacheConfig is the cache service's cluster-wide configuration (the
+// scenario's cache section). Validate fills in its defaults when the
+// section is present.
+type CacheConfig struct {
+	// Protocol is the coherence protocol: "directory" (the default; homes
+	// placed on a ring of the cache nodes) or "broadcast" (snooping over
+	// a memory node, MemoryNode, which runs beside the cache nodes).
+	Protocol string `yaml:"protocol"`
+	// WritePolicy is "write-back" (the default) or "write-through" (every
+	// put reaches memory before it completes).
+	WritePolicy string `yaml:"write_policy"`
+	// Capacity is the number of lines each cache node holds (0 for
+	// DefaultCacheCapacity; at most MaxCacheCapacity).
+	Capacity int `yaml:"capacity"`
+}
+
+// CacheProtocol returns the cache's coherence protocol, "directory" when
+// the scenario names none.
+func (s *Scenario) CacheProtocol() string {
+	if s.Cache == nil || s.Cache.Protocol == "" {
+		return CacheProtocolDirectory
+	}
+	return s.Cache.Protocol
+}
+
+// WriteThrough reports whether the cache's write policy is write-through
+// (the default is write-back).
+func (s *Scenario) WriteThrough() bool {
+	return s.Cache != nil && s.Cache.WritePolicy == WritePolicyWriteThrough
+}
+
+// CacheCapacity returns the lines each cache node holds,
+// DefaultCacheCapacity when the scenario gives none.
+func (s *Scenario) CacheCapacity() int {
+	if s.Cache == nil || s.Cache.Capacity == 0 {
+		return DefaultCacheCapacity
+	}
+	return s.Cache.Capacity
 }
 
 // Latency is a delay distribution: {dist: constant, value}, {dist: uniform,
@@ -123,19 +185,21 @@ type Disk struct {
 
 // Workload is a group of simulated clients of one service. Rate,
 // Resources, Distribution and ZipfS are for every service; Shared, Hold,
-// Wait and TTL only for locks, and Produce, Poison, DLQ, Visibility,
-// Process and Payload only for queues (setting one on a workload of the
-// other service is an error).
+// Wait and TTL only for locks; Produce, Poison, DLQ, Visibility and
+// Process only for queues; Writes only for caches; and Payload for queues
+// and caches (setting one on a workload of another service is an error).
 type Workload struct {
-	Service string `yaml:"service"` // locks or queues (caches come later)
+	Service string `yaml:"service"` // locks, queues or caches
 	Clients int    `yaml:"clients"`
 	// Rate is the target operations per second of the whole group, as
 	// "200/s"; clients pace themselves to it.
 	Rate string `yaml:"rate,omitempty"`
 	// Resources is the size of the key or resource space (required): the
-	// number of locks, or for queues the number of queues, q0..q(N-1).
+	// number of locks, for queues the number of queues, q0..q(N-1), and
+	// for caches the number of keys, k0..k(N-1).
 	Resources int `yaml:"resources,omitempty"`
-	// Distribution picks keys: uniform (default) or zipf.
+	// Distribution picks keys (their popularity): uniform (default) or
+	// zipf.
 	Distribution string  `yaml:"distribution,omitempty"`
 	ZipfS        float64 `yaml:"zipf_s,omitempty"`
 	// Locks: the fraction of shared acquires, how long a lock is held, how
@@ -167,9 +231,24 @@ type Workload struct {
 	// duration). Above Visibility, consumers are slow and their messages
 	// are redelivered to others.
 	Process Duration `yaml:"process,omitempty"`
-	// Payload is the size of each message's payload in bytes (0 for the
-	// client's default; at most MaxPayload).
+	// Payload is the size in bytes of each message's payload (queues) or
+	// of each value put (caches): 0 for the client's default; at most
+	// MaxPayload.
 	Payload int `yaml:"payload,omitempty"`
+
+	// Caches: Writes is the probability that an operation is a put (the
+	// rest are gets); nil means DefaultWrites, which Validate fills in,
+	// and 0 is a read-only workload (see WritesOrDefault).
+	Writes *float64 `yaml:"writes,omitempty"`
+}
+
+// WritesOrDefault returns the workload's Writes, or DefaultWrites when it
+// has none.
+func (w Workload) WritesOrDefault() float64 {
+	if w.Writes == nil {
+		return DefaultWrites
+	}
+	return *w.Writes
 }
 
 // ProduceOrDefault returns the workload's Produce, or DefaultProduce when
@@ -196,7 +275,9 @@ type Fault struct {
 	On   *Trigger  `yaml:"on,omitempty"`
 
 	// Process faults. A target is a node name or a role selector:
-	// leader(locks), follower(locks), random(locks). Restart takes a node
+	// leader(locks), follower(locks), random(locks); caches have no
+	// leader, so only random(caches) selects among them (never mem, which
+	// is named). Restart takes a node
 	// name, or the selector of an earlier crash (it restarts what that
 	// crash took down); Resume takes a node name. A restart needs an
 	// earlier crash, a resume an earlier pause.
@@ -255,7 +336,8 @@ type Trigger struct {
 	// Event is "leader-elected" (the first time a leader of Service is
 	// elected after After; Service defaults to the service the scenario
 	// sizes, and for queues it is the leader of queue q0's group, as in
-	// leader(queues)) or "" with Ops set.
+	// leader(queues); caches have no leader, so not for them) or "" with
+	// Ops set.
 	Event   string   `yaml:"event,omitempty"`
 	Service string   `yaml:"service,omitempty"`
 	After   Duration `yaml:"after,omitempty"`
@@ -343,9 +425,11 @@ type FloatRange struct {
 	Max float64 `yaml:"max"`
 }
 
-// Checks a scenario may ask for. Raft-safety and liveness suit every
-// service; lock-safety and linearizable need cluster.locks > 0,
-// queue-safety and at-least-once cluster.queues > 0.
+// Checks a scenario may ask for. Liveness suits every service;
+// raft-safety needs locks or queues (the cache service runs no Raft);
+// lock-safety needs cluster.locks > 0; linearizable cluster.locks or
+// cluster.caches > 0; queue-safety and at-least-once cluster.queues > 0;
+// coherence cluster.caches > 0.
 const (
 	// CheckRaftSafety checks Raft's safety properties after every event.
 	CheckRaftSafety = "raft-safety"
@@ -353,7 +437,8 @@ const (
 	// event (locks only).
 	CheckLockSafety = "lock-safety"
 	// CheckLinearizable checks the clients' history for linearizability
-	// at the end (locks only; needs a workload).
+	// at the end (locks and caches; needs a workload). For caches it is
+	// per-key linearizability of the get/put history.
 	CheckLinearizable = "linearizable"
 	// CheckLiveness checks that the service recovers in the settle phase.
 	CheckLiveness = "liveness"
@@ -367,4 +452,10 @@ const (
 	// workload): every acknowledged enqueue was delivered at least once,
 	// or is still held by a replica.
 	CheckAtLeastOnce = "at-least-once"
+	// CheckCoherence checks after every event (caches only): the
+	// single-writer/multiple-reader invariant per key, and the data-value
+	// invariant: every S or E copy holds the last write, and memory does
+	// when no M copy exists. Writes lost with a crashed node's M lines are
+	// counted, not hidden.
+	CheckCoherence = "coherence"
 )

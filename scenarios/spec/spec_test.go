@@ -480,4 +480,11 @@ func TestPackageDocExample(t *testing.T) {
 	require.Equal(t, 1, s.Cluster.Spares)
 	require.Len(t, s.Faults, 3)
 	require.Equal(t, "n4", s.Faults[0].Join)
+
+	s = example("can be faulted by name:")
+	require.Equal(t, "cache-memory-crash", s.Name)
+	require.Equal(t, spec.CacheProtocolBroadcast, s.CacheProtocol())
+	servers, _ := s.Nodes()
+	require.Equal(t, []string{"n1", "n2", "n3", "mem"}, servers)
+	require.Equal(t, "mem", s.Faults[0].Crash)
 }

@@ -33,26 +33,49 @@ const (
 
 	DefaultProduce = 0.5            // a queues workload's produce when it gives none
 	MaxVisibility  = 12 * time.Hour // of a queues workload's visibility timeout
-	MaxPayload     = 1 << 20        // bytes of a queues workload's payload
+	MaxPayload     = 1 << 20        // bytes of a queues workload's payload or a caches workload's values
+
+	DefaultWrites        = 0.2       // a caches workload's writes when it gives none
+	DefaultCacheCapacity = 64        // lines per cache node when cache.capacity is 0
+	MaxCacheCapacity     = 1_000_000 // of cache.capacity
+	// MemoryNode is the name of the memory node of a broadcast cache
+	// scenario, beside the cache nodes n1..nN.
+	MemoryNode = "mem"
+)
+
+// Cache protocols and write policies (cache.protocol, cache.write_policy);
+// the first of each is the default.
+const (
+	CacheProtocolDirectory  = "directory"
+	CacheProtocolBroadcast  = "broadcast"
+	WritePolicyWriteBack    = "write-back"
+	WritePolicyWriteThrough = "write-through"
+)
+
+var (
+	CacheProtocols = []string{CacheProtocolDirectory, CacheProtocolBroadcast}
+	WritePolicies  = []string{WritePolicyWriteBack, WritePolicyWriteThrough}
 )
 
 // Services are the services a cluster may size; Built are the ones that
 // exist so far.
 var (
 	Services = []string{"locks", "queues", "caches"}
-	Built    = []string{"locks", "queues"}
+	Built    = []string{"locks", "queues", "caches"}
 )
 
 // Checks are the checks a scenario may ask for.
-var Checks = []string{CheckRaftSafety, CheckLockSafety, CheckLinearizable, CheckLiveness, CheckQueueSafety, CheckAtLeastOnce}
+var Checks = []string{CheckRaftSafety, CheckLockSafety, CheckLinearizable, CheckLiveness, CheckQueueSafety, CheckAtLeastOnce, CheckCoherence}
 
-// checkService names the service a check is only for; the others suit
+// checkServices names the services a check is only for; the others suit
 // every service.
-var checkService = map[string]string{
-	CheckLockSafety:   "locks",
-	CheckLinearizable: "locks",
-	CheckQueueSafety:  "queues",
-	CheckAtLeastOnce:  "queues",
+var checkServices = map[string][]string{
+	CheckRaftSafety:   {"locks", "queues"},
+	CheckLockSafety:   {"locks"},
+	CheckLinearizable: {"locks", "caches"},
+	CheckQueueSafety:  {"queues"},
+	CheckAtLeastOnce:  {"queues"},
+	CheckCoherence:    {"caches"},
 }
 
 // SwarmFaults are the fault kinds a swarm may switch on.
@@ -67,8 +90,10 @@ var latencyParams = map[string][]string{
 }
 
 // Validate checks that s can run, and fills in defaults: settle 3s, a
-// workload's distribution uniform, a zipf exponent of 1.1 and a queues
-// workload's produce 0.5. Parse calls it; call it again after changing a
+// workload's distribution uniform, a zipf exponent of 1.1, a queues
+// workload's produce 0.5, a caches workload's writes 0.2, and a cache
+// section's protocol (directory), write policy (write-back) and capacity
+// (64). Parse calls it; call it again after changing a
 // scenario in Go. The error is an *Error naming the field (and its line,
 // for a parsed scenario's faults).
 func (s *Scenario) Validate() error { return s.validate(nil) }
@@ -79,14 +104,17 @@ type validator struct {
 	pos positions
 	// servers and clients are the node names, in order (servers hold a
 	// queue scenario's spares too); isServer and isClient index them.
+	// servers are what selectors pick from: a broadcast cache's memory
+	// node is not among them, but is memory.
 	servers, clients   []string
 	isServer, isClient map[string]bool
+	memory             string // MemoryNode in a broadcast cache scenario, else ""
 }
 
 func (s *Scenario) validate(pos positions) error {
 	v := &validator{s: s, pos: pos}
 	s.normalize()
-	for _, step := range []func() *Error{v.header, v.durations, v.cluster, v.network, v.workloads, v.checks, v.faults, v.swarm} {
+	for _, step := range []func() *Error{v.header, v.durations, v.cluster, v.cache, v.network, v.workloads, v.checks, v.faults, v.swarm} {
 		if err := step(); err != nil {
 			return err
 		}
@@ -209,8 +237,19 @@ func (v *validator) cluster() *Error {
 	if c.Locks+c.Queues+c.Caches == 0 {
 		return v.errf("cluster", "no servers: size a service, such as locks: 3 (1..%d)", MaxServers)
 	}
-	if c.Locks > 0 && c.Queues > 0 {
-		return v.errf("cluster", "locks and queues both sized: one service per scenario is supported for now")
+	var sized []string
+	for _, name := range Services {
+		if v.s.present(name) {
+			sized = append(sized, name)
+		}
+	}
+	if len(sized) > 1 {
+		both := "both"
+		if len(sized) > 2 {
+			both = "all"
+		}
+		list := strings.Join(sized[:len(sized)-1], ", ") + " and " + sized[len(sized)-1]
+		return v.errf("cluster", "%s %s sized: one service per scenario is supported for now", list, both)
 	}
 	switch {
 	case c.Spares < 0 || c.Spares > MaxServers:
@@ -224,8 +263,49 @@ func (v *validator) cluster() *Error {
 	return nil
 }
 
-// serverCount is the number of server nodes: the sized service's servers
-// and, for queues, the spares.
+// cache checks the cache section, fills in its defaults, and names the
+// memory node of a broadcast cache.
+func (v *validator) cache() *Error {
+	c := v.s.Cache
+	if c == nil {
+		return nil
+	}
+	if v.s.Cluster.Caches == 0 {
+		return v.errf("cache", "the cache service's settings: only when cluster.caches > 0 (it is 0)")
+	}
+	if c.Protocol == "" {
+		c.Protocol = CacheProtocolDirectory
+	}
+	if !slices.Contains(CacheProtocols, c.Protocol) {
+		return v.errf("cache.protocol", "unknown protocol %q (known: %s)", c.Protocol, strings.Join(CacheProtocols, ", "))
+	}
+	if c.WritePolicy == "" {
+		c.WritePolicy = WritePolicyWriteBack
+	}
+	if !slices.Contains(WritePolicies, c.WritePolicy) {
+		return v.errf("cache.write_policy", "unknown write policy %q (known: %s)", c.WritePolicy, strings.Join(WritePolicies, ", "))
+	}
+	if c.Capacity < 0 || c.Capacity > MaxCacheCapacity {
+		return v.errf("cache.capacity", "%d lines, outside [0, %d] (0 for the default %d)", c.Capacity, MaxCacheCapacity, DefaultCacheCapacity)
+	}
+	if c.Capacity == 0 {
+		c.Capacity = DefaultCacheCapacity
+	}
+	v.memory = v.s.memoryNode()
+	return nil
+}
+
+// memoryNode is MemoryNode in a broadcast cache scenario, else "".
+func (s *Scenario) memoryNode() string {
+	if s.Cluster.Caches > 0 && s.CacheProtocol() == CacheProtocolBroadcast {
+		return MemoryNode
+	}
+	return ""
+}
+
+// serverCount is the number of server nodes selectors pick from: the
+// sized service's servers and, for queues, the spares (not a broadcast
+// cache's memory node).
 func (s *Scenario) serverCount() int {
 	c := s.Cluster
 	switch {
@@ -233,6 +313,8 @@ func (s *Scenario) serverCount() int {
 		return min(c.Locks, MaxServers)
 	case c.Queues > 0:
 		return min(c.Queues, MaxServers) + max(min(c.Spares, MaxServers), 0)
+	case c.Caches > 0:
+		return min(c.Caches, MaxServers)
 	}
 	return 0
 }
@@ -248,11 +330,16 @@ func numbered(prefix string, n int) ([]string, map[string]bool) {
 }
 
 // Nodes returns the scenario's node names: the servers n1..nN of the
-// sized service (N is cluster.locks or cluster.queues) followed by a
-// queue scenario's spares n(N+1)..n(N+S), then clients c1..cM numbered
-// across workloads in file order.
+// sized service (N is cluster.locks, cluster.queues or cluster.caches)
+// followed by a queue scenario's spares n(N+1)..n(N+S), or by a broadcast
+// cache scenario's memory node MemoryNode ("mem"); then clients c1..cM
+// numbered across workloads in file order. The memory node is a server
+// that faults may name, but no selector picks it.
 func (s *Scenario) Nodes() (servers, clients []string) {
 	servers, _ = numbered("n", s.serverCount())
+	if m := s.memoryNode(); m != "" {
+		servers = append(servers, m)
+	}
 	total := 0
 	for _, w := range s.Workload {
 		total += max(w.Clients, 0)
@@ -409,17 +496,19 @@ func (v *validator) workloads() *Error {
 			return v.errf(p+".distribution", "unknown distribution %q: want uniform or zipf", w.Distribution)
 		}
 		for _, x := range []struct {
-			name, service string
-			set           bool
+			name     string
+			services []string
+			set      bool
 		}{
-			{"shared", "locks", w.Shared != 0}, {"hold", "locks", w.Hold != 0},
-			{"wait", "locks", w.Wait != ""}, {"ttl", "locks", w.TTL != 0},
-			{"produce", "queues", w.Produce != nil}, {"poison", "queues", w.Poison != 0},
-			{"dlq", "queues", w.DLQ != 0}, {"visibility", "queues", w.Visibility != 0},
-			{"process", "queues", w.Process != 0}, {"payload", "queues", w.Payload != 0},
+			{"shared", locks, w.Shared != 0}, {"hold", locks, w.Hold != 0},
+			{"wait", locks, w.Wait != ""}, {"ttl", locks, w.TTL != 0},
+			{"produce", queues, w.Produce != nil}, {"poison", queues, w.Poison != 0},
+			{"dlq", queues, w.DLQ != 0}, {"visibility", queues, w.Visibility != 0},
+			{"process", queues, w.Process != 0}, {"payload", queuesAndCaches, w.Payload != 0},
+			{"writes", caches, w.Writes != nil},
 		} {
-			if x.set && x.service != w.Service {
-				return v.errf(p+"."+x.name, "only for service %s (this workload is of %s)", x.service, w.Service)
+			if x.set && !slices.Contains(x.services, w.Service) {
+				return v.errf(p+"."+x.name, "only for service %s (this workload is of %s)", strings.Join(x.services, " or "), w.Service)
 			}
 		}
 		var err *Error
@@ -428,6 +517,8 @@ func (v *validator) workloads() *Error {
 			err = v.lockWorkload(p, w)
 		case "queues":
 			err = v.queueWorkload(p, w)
+		case "caches":
+			err = v.cacheWorkload(p, w)
 		}
 		if err != nil {
 			return err
@@ -436,6 +527,14 @@ func (v *validator) workloads() *Error {
 	v.clients, v.isClient = numbered("c", total)
 	return nil
 }
+
+// The services a workload field is for.
+var (
+	locks           = []string{"locks"}
+	queues          = []string{"queues"}
+	caches          = []string{"caches"}
+	queuesAndCaches = []string{"queues", "caches"}
+)
 
 // lockWorkload checks the fields of a locks workload.
 func (v *validator) lockWorkload(p string, w *Workload) *Error {
@@ -480,6 +579,22 @@ func (v *validator) queueWorkload(p string, w *Workload) *Error {
 	return nil
 }
 
+// cacheWorkload checks the fields of a caches workload, and fills in its
+// writes.
+func (v *validator) cacheWorkload(p string, w *Workload) *Error {
+	if w.Writes == nil {
+		d := DefaultWrites
+		w.Writes = &d
+	}
+	if err := v.probability(p+".writes", *w.Writes); err != nil {
+		return err
+	}
+	if w.Payload < 0 || w.Payload > MaxPayload {
+		return v.errf(p+".payload", "%d bytes, outside [0, %d] (0 for the default)", w.Payload, MaxPayload)
+	}
+	return nil
+}
+
 // ParseWait reads a workload's wait: "" or "none" (do not wait: zero,
 // false), "forever" (0, true), or a duration above 0 up to 10m.
 func ParseWait(s string) (timeout time.Duration, forever bool, err error) {
@@ -507,8 +622,15 @@ func (v *validator) checks() *Error {
 			return v.errf(p, "unknown check %q (known: %s)", c, strings.Join(Checks, ", "))
 		case slices.Index(v.s.Check, c) < i:
 			return v.errf(p, "%s is listed twice", c)
-		case checkService[c] != "" && !v.s.present(checkService[c]):
-			return v.errf(p, "%s is a check of service %s, which this scenario does not size (cluster.%s is 0)", c, checkService[c], checkService[c])
+		case c == CheckRaftSafety && v.s.present("caches"):
+			return v.errf(p, "raft-safety checks Raft, which the cache service does not run (caches have no leader): use coherence")
+		case checkServices[c] != nil && !slices.ContainsFunc(checkServices[c], v.s.present):
+			svcs := checkServices[c]
+			zero := "cluster." + strings.Join(svcs, " and cluster.") + " is 0"
+			if len(svcs) > 1 {
+				zero = "cluster." + strings.Join(svcs, " and cluster.") + " are 0"
+			}
+			return v.errf(p, "%s is a check of service %s, which this scenario does not size (%s)", c, strings.Join(svcs, " or "), zero)
 		case c == CheckLinearizable && len(v.s.Workload) == 0:
 			return v.errf(p, "linearizable needs a workload: it checks the clients' history")
 		case c == CheckAtLeastOnce && len(v.s.Workload) == 0:
