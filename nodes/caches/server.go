@@ -446,3 +446,18 @@ func (s *Server) complete(c mesi.Completion) {
 	s.stats.Replies++
 	s.env.Send(w.from, r)
 }
+
+// Epoch returns this incarnation's epoch (its boot counter).
+func (s *Server) Epoch() uint64 { return s.epoch }
+
+// PeerEpoch returns the incarnation of peer this node's streams are tied
+// to (0 if it has heard nothing from it yet). Below the peer's own Epoch,
+// this node has not yet learned that the peer restarted: the messages
+// between them that were in flight at the crash are gone, and this node
+// still holds what it built from the old incarnation.
+func (s *Server) PeerEpoch(peer nodes.NodeID) uint64 {
+	if s.ep == nil {
+		return 0
+	}
+	return s.ep.PeerEpoch(reliable.NodeID(peer))
+}
