@@ -156,29 +156,5 @@ func (h *CacheHistory) CheckLinearizable(timeout time.Duration) (Linearizability
 		}
 		byKey[op.Op.Key] = append(byKey[op.Op.Key], porcupine.Operation{ClientId: id, Input: op, Call: int64(op.Call), Return: ret})
 	}
-	var all []porcupine.Operation
-	for _, k := range slices.Sorted(maps.Keys(byKey)) {
-		all = append(all, byKey[k]...)
-	}
-	model := registerModel
-	model.Partition = func(history []porcupine.Operation) [][]porcupine.Operation {
-		parts := map[string][]porcupine.Operation{}
-		for _, op := range history {
-			k := op.Input.(CacheOp).Op.Key
-			parts[k] = append(parts[k], op)
-		}
-		var out [][]porcupine.Operation
-		for _, k := range slices.Sorted(maps.Keys(parts)) {
-			out = append(out, parts[k])
-		}
-		return out
-	}
-	res, info := porcupine.CheckOperationsVerbose(model.ToModel(), all, timeout)
-	switch res {
-	case porcupine.Ok:
-		return Linearizable, info
-	case porcupine.Illegal:
-		return NotLinearizable, info
-	}
-	return LinUnknown, info
+	return checkPartitioned(registerModel, byKey, func(op any) string { return op.(CacheOp).Op.Key }, timeout)
 }

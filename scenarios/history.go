@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -229,20 +230,26 @@ func (h *History) CheckLinearizable(timeout time.Duration) (Linearizability, por
 			ClientId: id, Input: op, Call: int64(op.Call), Output: nil, Return: ret,
 		})
 	}
+	return checkPartitioned(lockModel, byResource, func(op any) lockmgr.Resource { return op.(HistOp).Op.Resource }, timeout)
+}
+
+// checkPartitioned checks a history partitioned by key against model with
+// porcupine, one key at a time (porcupine's Partition), in key order. A
+// check that runs out of time says LinUnknown.
+func checkPartitioned[K cmp.Ordered](model porcupine.NondeterministicModel, byKey map[K][]porcupine.Operation, keyOf func(input any) K, timeout time.Duration) (Linearizability, porcupine.LinearizationInfo) {
 	var all []porcupine.Operation
-	for _, r := range slices.Sorted(maps.Keys(byResource)) {
-		all = append(all, byResource[r]...)
+	for _, k := range slices.Sorted(maps.Keys(byKey)) {
+		all = append(all, byKey[k]...)
 	}
-	model := lockModel
 	model.Partition = func(history []porcupine.Operation) [][]porcupine.Operation {
-		parts := map[lockmgr.Resource][]porcupine.Operation{}
+		parts := map[K][]porcupine.Operation{}
 		for _, op := range history {
-			r := op.Input.(HistOp).Op.Resource
-			parts[r] = append(parts[r], op)
+			k := keyOf(op.Input)
+			parts[k] = append(parts[k], op)
 		}
 		var out [][]porcupine.Operation
-		for _, r := range slices.Sorted(maps.Keys(parts)) {
-			out = append(out, parts[r])
+		for _, k := range slices.Sorted(maps.Keys(parts)) {
+			out = append(out, parts[k])
 		}
 		return out
 	}
