@@ -84,6 +84,9 @@ type Stats struct {
 	Requests, Replies, Busy, BadRequests, Duplicates uint64
 	// PeerRestarts counts peer restarts seen (each crashed the cache side).
 	PeerRestarts uint64
+	// Resent counts answers sent again to a restarted peer's new
+	// incarnation (see resendToNewIncarnation).
+	Resent uint64
 	// Persists counts writes of the durable state.
 	Persists uint64
 	// Backlogged counts payloads that waited for room in a stream.
@@ -209,6 +212,7 @@ func (s *Server) onPacket(from nodes.NodeID, p reliable.Packet) {
 	s.pkts = append(s.pkts, out...)
 	if reset {
 		s.peerRestarted(from)
+		s.resendToNewIncarnation(from)
 	}
 	for _, d := range del {
 		m, err := mesi.DecodeMessage(d.Payload, mesi.DefaultMaxKeyBytes, s.cfg.MaxValueBytes)
@@ -221,6 +225,34 @@ func (s *Server) onPacket(from nodes.NodeID, p reliable.Packet) {
 		s.drainOutbox()
 	}
 	s.afterEvent()
+}
+
+// answers are the message kinds that answer the receiver's own
+// transaction (named by Txn), as opposed to requests and forwards.
+var answers = map[mesi.MsgKind]bool{
+	mesi.Data: true, mesi.InvAck: true, mesi.PutAck: true,
+	mesi.ReadResp: true, mesi.BInvAck: true, mesi.MemData: true, mesi.MemWriteAck: true,
+}
+
+// resendToNewIncarnation sends again, to a peer's new incarnation, the
+// payloads the reset discarded that answer that incarnation's own
+// transactions (their Txn carries its epoch in the high bits; see
+// mesi.Durable.SetTxnBase). This node may have answered the restarted
+// peer before it learned of the restart, on the stream of the old
+// incarnation, which the peer drops: without the resend, the peer's
+// transaction would wait for that answer forever.
+func (s *Server) resendToNewIncarnation(peer nodes.NodeID) {
+	epoch := s.ep.PeerEpoch(reliable.NodeID(peer))
+	for _, d := range s.ep.TakeDiscarded() {
+		if nodes.NodeID(d.To) != peer {
+			continue
+		}
+		m, err := mesi.DecodeMessage(d.Payload, mesi.DefaultMaxKeyBytes, s.cfg.MaxValueBytes)
+		if err == nil && answers[m.Kind] && m.Txn>>32 == epoch {
+			s.stats.Resent++
+			s.sends = append(s.sends, outMsg{to: peer, payload: d.Payload})
+		}
+	}
 }
 
 // peerRestarted handles a peer's new incarnation: what was in flight to

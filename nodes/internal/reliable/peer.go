@@ -119,6 +119,15 @@ func (e *Endpoint) flush(p *peer, now time.Duration, out []Packet) []Packet {
 func (e *Endpoint) reset(p *peer) {
 	e.stats.Resets++
 	e.stats.Discarded += uint64(len(p.inflight) + len(p.queue))
+	for _, in := range p.inflight {
+		e.discarded = append(e.discarded, Discarded{To: p.id, Payload: in.payload})
+	}
+	for _, q := range p.queue {
+		e.discarded = append(e.discarded, Discarded{To: p.id, Payload: q})
+	}
+	if limit := e.cfg.MaxInflight + e.cfg.MaxQueued; len(e.discarded) > limit {
+		e.discarded = slices.Clone(e.discarded[len(e.discarded)-limit:]) // a caller that never takes them
+	}
 	p.nextSeq, p.inflight, p.queue = 1, nil, nil
 	p.probeBackoff, p.probeDue = 0, 0
 	p.recvNext, p.held = 1, nil

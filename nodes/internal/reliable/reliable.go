@@ -156,6 +156,27 @@ type Endpoint struct {
 	// now is the latest time the caller passed in.
 	now   time.Duration
 	stats Stats
+	// discarded holds what resets threw away, until TakeDiscarded.
+	discarded []Discarded
+}
+
+// Discarded is a payload a reset threw away: sent or queued to a peer's
+// previous incarnation and never acknowledged.
+type Discarded struct {
+	To      NodeID
+	Payload []byte
+}
+
+// TakeDiscarded returns, in the order they were sent, and forgets the
+// payloads the resets since the last call threw away. They are never
+// resent to the new incarnation by the endpoint; the caller may send again
+// those that still mean something to it (answers to the new incarnation's
+// own requests, say). At most MaxInflight+MaxQueued of them are kept: the
+// latest.
+func (e *Endpoint) TakeDiscarded() []Discarded {
+	d := e.discarded
+	e.discarded = nil
+	return d
 }
 
 // New returns the Endpoint for the incarnation cfg.Epoch of cfg.Self. The

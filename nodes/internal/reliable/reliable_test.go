@@ -294,6 +294,11 @@ func TestPeerRestart(t *testing.T) {
 		require.Equal(t, uint64(2), a.Stats().Discarded)
 		require.Equal(t, uint64(2), a.PeerEpoch("b"))
 		require.Empty(t, a.Tick(100*rto))
+		d := a.TakeDiscarded()
+		require.Len(t, d, 2, "the caller gets what the reset threw away, in order")
+		require.Equal(t, NodeID("b"), d[0].To)
+		require.Equal(t, []string{"lost1", "lost2"}, []string{string(d[0].Payload), string(d[1].Payload)})
+		require.Empty(t, a.TakeDiscarded(), "taken once")
 	})
 	t.Run("packets of the old incarnation are dropped", func(t *testing.T) {
 		got, out, resets := recv(a, 2, fromOld...)
