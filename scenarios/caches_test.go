@@ -67,7 +67,7 @@ func TestCacheBroadcastRaceFound(t *testing.T) {
 func TestCacheRegressionSeeds(t *testing.T) {
 	for file, seeds := range map[string][]uint64{ //det:ordered independent subtests
 		"cache-hot-key.yaml": {152},
-		"cache-swarm.yaml":   {14, 88},
+		"findings/cache-swarm.yaml": {14, 88},
 	} {
 		s, err := spec.Load(file)
 		require.NoError(t, err)
