@@ -66,7 +66,7 @@ func TestCacheBroadcastRaceFound(t *testing.T) {
 // answers are now sent again to the new incarnation.
 func TestCacheRegressionSeeds(t *testing.T) {
 	for file, seeds := range map[string][]uint64{ //det:ordered independent subtests
-		"cache-hot-key.yaml": {152},
+		"cache-hot-key.yaml":        {152},
 		"findings/cache-swarm.yaml": {14, 88},
 	} {
 		s, err := spec.Load(file)
