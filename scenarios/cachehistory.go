@@ -79,18 +79,7 @@ func (h *CacheHistory) crashed() {
 }
 
 // OldestPending returns the oldest operation still waiting for its answer.
-func (h *CacheHistory) OldestPending() (CacheOp, bool) {
-	best := -1
-	for _, i := range h.pending { //det:ordered the minimum is the same in any order
-		if best < 0 || i < best {
-			best = i
-		}
-	}
-	if best < 0 {
-		return CacheOp{}, false
-	}
-	return h.Ops[best], true
-}
+func (h *CacheHistory) OldestPending() (CacheOp, bool) { return oldestPending(h.Ops, h.pending) }
 
 // LostKeys returns the keys left out of the linearizability check because
 // a write of theirs was lost with a crashed node's M line, sorted.

@@ -62,17 +62,22 @@ func (h *History) Complete(op locks.Op, res lockmgr.Result) {
 }
 
 // OldestPending returns the earliest operation still waiting for an answer.
-func (h *History) OldestPending() (HistOp, bool) {
+func (h *History) OldestPending() (HistOp, bool) { return oldestPending(h.Ops, h.pending) }
+
+// oldestPending returns the operation of ops with the smallest index among
+// the pending ones (a map from operation key to index in ops).
+func oldestPending[Op any, K comparable](ops []Op, pending map[K]int) (Op, bool) {
 	best := -1
-	for _, i := range h.pending { //det:ordered the minimum index does not depend on order
+	for _, i := range pending { //det:ordered the minimum index does not depend on order
 		if best < 0 || i < best {
 			best = i
 		}
 	}
 	if best < 0 {
-		return HistOp{}, false
+		var zero Op
+		return zero, false
 	}
-	return h.Ops[best], true
+	return ops[best], true
 }
 
 // Linearizability is the verdict of a linearizability check.

@@ -124,18 +124,7 @@ func (h *QueueHistory) fate(payload string) *messageFate {
 }
 
 // OldestPending returns the oldest operation still waiting for an answer.
-func (h *QueueHistory) OldestPending() (QueueOp, bool) {
-	best := -1
-	for _, i := range h.pending { //det:ordered the minimum index is the same in any order
-		if best < 0 || i < best {
-			best = i
-		}
-	}
-	if best < 0 {
-		return QueueOp{}, false
-	}
-	return h.Ops[best], true
-}
+func (h *QueueHistory) OldestPending() (QueueOp, bool) { return oldestPending(h.Ops, h.pending) }
 
 // Undelivered returns, sorted by id, the acknowledged enqueues that no
 // client ever received: the candidates for a lost message.

@@ -437,14 +437,6 @@ func sortedGroupIDs[V any](m map[queues.GroupID]V) []queues.GroupID {
 	for g := range m { //det:ordered sorted below
 		out = append(out, g)
 	}
-	slices.SortFunc(out, func(a, b queues.GroupID) int {
-		if a.Queue != b.Queue {
-			if a.Queue < b.Queue {
-				return -1
-			}
-			return 1
-		}
-		return int(a.Epoch) - int(b.Epoch)
-	})
+	slices.SortFunc(out, queues.CompareGroups)
 	return out
 }

@@ -109,7 +109,7 @@ func (s *Server) newGroup(gid GroupID, st raft.Storage) *group {
 	}
 	g.raft = r
 	s.groups[gid] = g
-	i, _ := slices.BinarySearchFunc(s.keys, gid, compareGroups)
+	i, _ := slices.BinarySearchFunc(s.keys, gid, CompareGroups)
 	s.keys = slices.Insert(s.keys, i, gid)
 	if s.cfg.Observer != nil && st.Snapshot.Index > 0 {
 		s.cfg.Observer.Restored(id, gid, st.Snapshot, g.mgr)
@@ -117,7 +117,9 @@ func (s *Server) newGroup(gid GroupID, st raft.Storage) *group {
 	return g
 }
 
-func compareGroups(a, b GroupID) int {
+// CompareGroups orders group ids by queue, then epoch: the order in which a
+// node walks its groups.
+func CompareGroups(a, b GroupID) int {
 	if a.Queue != b.Queue {
 		if a.Queue < b.Queue {
 			return -1
@@ -182,7 +184,7 @@ func (s *Server) removeGroup(g *group) {
 		panic(fmt.Sprintf("queues %s: %s: %v", s.env.ID(), g.id, err))
 	}
 	delete(s.groups, g.id)
-	if i, ok := slices.BinarySearchFunc(s.keys, g.id, compareGroups); ok {
+	if i, ok := slices.BinarySearchFunc(s.keys, g.id, CompareGroups); ok {
 		s.keys = slices.Delete(s.keys, i, i+1)
 	}
 	s.Stats.GroupsDropped++
