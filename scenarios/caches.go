@@ -210,13 +210,14 @@ func (cs *CacheSim) checkCoherence(*sim.World) error {
 			continue
 		}
 		mem, ok := cs.memory(key)
-		settled[key] = ok && !stale
+		quiet := ok // memory is up, and nothing live may still change it
 		for _, id := range cs.Servers {
 			if p := cs.protocol(id); p != nil && !p.Settled(key) {
-				settled[key] = false
+				quiet = false
 			}
 		}
-		if cs.lostInFlight(key, copies, mem, settled[key]) {
+		settled[key] = quiet && !stale
+		if cs.lostInFlight(key, copies, mem, quiet) {
 			continue
 		}
 		if err := mesi.CheckData(key, cs.ghost[key], copies, mem, settled[key]); err != nil {
@@ -228,8 +229,11 @@ func (cs *CacheSim) checkCoherence(*sim.World) error {
 
 // lostInFlight recognises a last write lost in a crash while it was not in
 // a stable M line (a write-back or a hand-over in flight to or from the
-// crashed node): memory is settled and older than the write, no live copy
-// holds it, and a crash happened after the write completed. It is counted
+// crashed node): nothing live may still change memory, memory is older
+// than the write, no live copy holds it, and a crash happened after the
+// write completed. (A node that has not yet learned of a peer's restart
+// may hold a copy built from the old incarnation's messages: such a copy
+// is live, and seen here.) It is counted
 // as a lost write. Without a crash since the write, the same state fails
 // the data-value check.
 func (cs *CacheSim) lostInFlight(key string, copies map[mesi.NodeID]mesi.Line, mem mesi.Write, settled bool) bool {

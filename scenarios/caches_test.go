@@ -64,10 +64,25 @@ func TestCacheBroadcastRaceFound(t *testing.T) {
 // yet learned of a peer's restart answered the restarted peer's new
 // transaction on the stream of its old incarnation, which dropped it; such
 // answers are now sent again to the new incarnation.
+//
+// Seed 119 of cache-swarm broke SWMR twice over. A writer restarted while
+// the home's Inv to a partitioned sharer was still being retransmitted;
+// its Reset made the home forget the write, and the next writer got M
+// with no ack to wait for while the sharer still held S. The home now
+// keeps the nodes a grant invalidated until the owner is known to have
+// collected their acks, and makes them sharers again if it loses the
+// owner. And a home restarted with its Invs lost in flight granted M the
+// same way; it now assumes the worst of its keys (mesi Directory.Restart).
+// Seed 389 hung a put: a home's Inv to a peer that restarted was dropped
+// with the old stream, and the writer, which never knew the old
+// incarnation, waited for the ack forever; Invs are now sent again to the
+// new incarnation. Seed 420 failed the data-value check after a hand-over
+// in flight to a crashed home was lost: the check now recognises a lost
+// write even while some node has not yet heard of a restart.
 func TestCacheRegressionSeeds(t *testing.T) {
 	for file, seeds := range map[string][]uint64{ //det:ordered independent subtests
 		"cache-hot-key.yaml":        {152},
-		"findings/cache-swarm.yaml": {14, 88},
+		"findings/cache-swarm.yaml": {14, 88, 119, 389, 420},
 	} {
 		s, err := spec.Load(file)
 		require.NoError(t, err)

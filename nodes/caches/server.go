@@ -167,7 +167,7 @@ func (s *Server) Start(env nodes.Env) {
 		}
 	}
 	s.dur.SetTxnBase(epoch << 32)
-	s.proto.Crash() // a restarted node behaves like one that crashed: Resets first
+	s.dur.Restart() // a restarted node behaves like one that crashed (Resets first) and lost what it had in flight
 	s.ep, err = reliable.New(reliable.Config{Self: reliable.NodeID(s.self), Epoch: epoch, RTO: 10 * s.cfg.Tick,
 		MaxPayload: s.cfg.MaxValueBytes + payloadSlack})
 	if err != nil {
@@ -235,12 +235,19 @@ var answers = map[mesi.MsgKind]bool{
 }
 
 // resendToNewIncarnation sends again, to a peer's new incarnation, the
-// payloads the reset discarded that answer that incarnation's own
-// transactions (their Txn carries its epoch in the high bits; see
-// mesi.Durable.SetTxnBase). This node may have answered the restarted
-// peer before it learned of the restart, on the stream of the old
-// incarnation, which the peer drops: without the resend, the peer's
-// transaction would wait for that answer forever.
+// payloads the reset discarded that the protocol needs delivered:
+//
+//   - answers to that incarnation's own transactions (their Txn carries
+//     its epoch in the high bits; see mesi.Durable.SetTxnBase). This node
+//     may have answered the restarted peer before it learned of the
+//     restart, on the stream of the old incarnation, which the peer
+//     drops: without the resend, the peer's transaction would wait for
+//     that answer forever;
+//   - Invs, which a home sends on behalf of a third node, the writer
+//     that counts the Inv-Acks: a writer that never talked to the old
+//     incarnation does not learn of the restart, so without the resend
+//     it would wait for that ack forever (cache-swarm seed 389). An Inv
+//     is acknowledged whatever the receiver holds.
 func (s *Server) resendToNewIncarnation(peer nodes.NodeID) {
 	epoch := s.ep.PeerEpoch(reliable.NodeID(peer))
 	for _, d := range s.ep.TakeDiscarded() {
@@ -248,7 +255,7 @@ func (s *Server) resendToNewIncarnation(peer nodes.NodeID) {
 			continue
 		}
 		m, err := mesi.DecodeMessage(d.Payload, mesi.DefaultMaxKeyBytes, s.cfg.MaxValueBytes)
-		if err == nil && answers[m.Kind] && m.Txn>>32 == epoch {
+		if err == nil && (m.Kind == mesi.Inv || answers[m.Kind] && m.Txn>>32 == epoch) {
 			s.stats.Resent++
 			s.sends = append(s.sends, outMsg{to: peer, payload: d.Payload})
 		}

@@ -183,6 +183,10 @@ func (b *Broadcast) Completions() []Completion {
 	return out
 }
 
+// Restart is Crash: no node keeps state about another, so nothing a lost
+// message in flight was to change is remembered anywhere.
+func (b *Broadcast) Restart() { b.Crash() }
+
 // Crash models a crash and restart of the node. A cache node loses its
 // cache, its transactions and queued client operations (whose completions
 // never come) and anything not yet drained from Outbox and Completions;

@@ -255,6 +255,51 @@ func (d *Directory) Crash() {
 	}
 }
 
+// Restart is Crash for a node restarted from its durable state by a node
+// layer whose messages in flight from the crashed node were lost with it
+// (rather than delivered, as Crash assumes). What those messages were to
+// change is then unknown:
+//
+//   - an Inv may never have arrived, so the nodes invalidated for the
+//     current owner's grant become sharers again;
+//   - a forwarded request may never have arrived, or its Data may have
+//     reached the requester while the owner's Data(home) was lost, so the
+//     owner and the nodes of a forwarded request in progress become
+//     Awaiting: possible E/M holders, or S holders of data newer than
+//     memory;
+//   - transactions in progress and queued are dropped (their requesters
+//     lost them too).
+//
+// The home serves the key again once every awaited node has sent its
+// Reset. This is sound only if every node, on learning of the restart,
+// crashes its cache side (sending its Resets) before it handles anything
+// the restarted node sends, as nodes/caches does.
+func (d *Directory) Restart() {
+	d.Crash()
+	for _, key := range d.HomeKeys() {
+		e := d.entries[key]
+		maybe := func(n NodeID) {
+			if n != "" && n != d.cfg.Self {
+				e.awaiting = addSharer(e.awaiting, n)
+			}
+		}
+		if e.state == DirEM {
+			maybe(e.owner)
+		}
+		if w := e.busy; w != nil {
+			maybe(w.on)
+			maybe(w.req)
+		}
+		e.busy, e.queue = nil, nil
+		e.dropOwner()
+		e.sharers = removeSharer(e.sharers, d.cfg.Self)
+		if e.state == DirS && len(e.sharers) == 0 {
+			e.state = DirI
+		}
+	}
+	d.dirty = true
+}
+
 // LostWrites returns the number of M lines (each holding at least one
 // completed write not in memory) lost by crashes of this node.
 func (d *Directory) LostWrites() uint64 { return d.lost }

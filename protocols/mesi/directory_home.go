@@ -51,6 +51,10 @@ type DirEntry struct {
 	WaitingOn NodeID
 	// Queued is the number of requests waiting for the entry to be stable.
 	Queued int
+	// Awaiting are the nodes that may hold the key in E or M since this
+	// home restarted (see Directory.Restart): the home serves the key
+	// only once each of them has sent its Reset.
+	Awaiting []NodeID
 }
 
 // entry is a key's durable home state: memory and directory entry.
@@ -63,7 +67,16 @@ type entry struct {
 	sharers  []NodeID // sorted, no duplicates
 	grant    uint64
 	busy     *wait
-	queue    []Message // GetS/GetM waiting for busy to clear, FIFO
+	queue    []Message // GetS/GetM waiting for busy and awaiting to clear, FIFO
+	// invalidated are the nodes sent an Inv for the grant of the current
+	// owner (or of the owner a forwarded request in progress waits on)
+	// whose Inv-Acks are not known to have reached it (sorted, no
+	// duplicates). They may still hold S copies if the owner loses its
+	// line (see dropOwner) or the Invs are lost (see Restart).
+	invalidated []NodeID
+	// awaiting are the possible E/M holders whose Reset a restarted home
+	// waits for before it serves the key (sorted, no duplicates).
+	awaiting []NodeID
 }
 
 // wait is a forwarded request in progress: the home waits for a
@@ -100,7 +113,8 @@ func (d *Directory) DirectoryEntry(key string) (DirEntry, bool) {
 	if e == nil {
 		return DirEntry{}, true
 	}
-	de := DirEntry{State: e.state, Owner: e.owner, Sharers: slices.Clone(e.sharers), Grant: e.grant, Queued: len(e.queue)}
+	de := DirEntry{State: e.state, Owner: e.owner, Sharers: slices.Clone(e.sharers), Grant: e.grant,
+		Queued: len(e.queue), Awaiting: slices.Clone(e.awaiting)}
 	if e.busy != nil {
 		de.WaitingOn = e.busy.on
 	}
@@ -135,7 +149,7 @@ func (d *Directory) homeDeliver(m Message) {
 	e := d.homeEntry(m.Key)
 	switch m.Kind {
 	case GetS, GetM:
-		if e.busy != nil {
+		if e.busy != nil || len(e.awaiting) > 0 {
 			e.queue = append(e.queue, m)
 			if len(e.queue) > len(d.cfg.Nodes) {
 				panic(fmt.Sprintf("mesi: home %s: %d requests queued for %q, more than the %d nodes (one each at most)",
@@ -164,8 +178,8 @@ func (e *entry) updateMemory(value []byte, version uint64) {
 
 // serve handles a GetS or GetM while the entry is stable.
 func (d *Directory) serve(key string, e *entry, m Message) {
-	if e.busy != nil {
-		panic(fmt.Sprintf("mesi: home %s serves %v while waiting on %s", d.cfg.Self, m, e.busy.on))
+	if e.busy != nil || len(e.awaiting) > 0 {
+		panic(fmt.Sprintf("mesi: home %s serves %v while waiting on %v and the Resets of %v", d.cfg.Self, m, e.busy, e.awaiting))
 	}
 	r := m.From
 	if e.state == DirEM && e.owner == r {
@@ -202,7 +216,7 @@ func (d *Directory) serve(key string, e *entry, m Message) {
 		for _, s := range others {
 			d.send(Message{Kind: Inv, Key: key, To: s, Requester: r, Txn: m.Txn})
 		}
-		e.state, e.owner, e.ownerTxn, e.sharers = DirEM, r, m.Txn, nil
+		e.state, e.owner, e.ownerTxn, e.sharers, e.invalidated = DirEM, r, m.Txn, nil, others
 	}
 }
 
@@ -217,6 +231,9 @@ func (d *Directory) homeData(key string, e *entry, m Message) {
 		panic(fmt.Sprintf("mesi: home %s waits on %s for %s txn %d on %q, got the data for %s txn %d",
 			d.cfg.Self, w.on, w.req, w.reqTxn, key, m.Requester, m.Txn))
 	}
+	// The owner serves forwarded requests only in M, after every Inv-Ack
+	// of its grant: those invalidations are done.
+	e.invalidated = nil
 	d.settle(key, e)
 }
 
@@ -228,7 +245,7 @@ func (d *Directory) settle(key string, e *entry) {
 		// The requester restarted and dropped what it was sent.
 		e.sharers = removeSharer(e.sharers, w.req)
 		if e.state == DirEM && e.owner == w.req {
-			e.state, e.owner, e.ownerTxn = DirI, "", 0
+			e.dropOwner()
 		}
 	}
 	d.drain(key, e)
@@ -236,7 +253,7 @@ func (d *Directory) settle(key string, e *entry) {
 
 // drain serves queued requests while the entry is stable.
 func (d *Directory) drain(key string, e *entry) {
-	for e.busy == nil && len(e.queue) > 0 {
+	for e.busy == nil && len(e.awaiting) == 0 && len(e.queue) > 0 {
 		m := e.queue[0]
 		e.queue = e.queue[1:]
 		d.serve(key, e, m)
@@ -258,6 +275,7 @@ func (d *Directory) homePutM(key string, e *entry, m Message) {
 				d.cfg.Self, key, x, m.Txn, e.ownerTxn))
 		}
 		e.state, e.owner, e.ownerTxn = DirI, "", 0
+		e.invalidated = nil // an owner writes back from M only: its Invs are done
 	} else {
 		e.sharers = removeSharer(e.sharers, x)
 		if e.busy == nil && e.state == DirS && len(e.sharers) == 0 {
@@ -274,29 +292,69 @@ func (d *Directory) homeReset(x NodeID) {
 		e := d.entries[key]
 		e.queue = slices.DeleteFunc(e.queue, func(m Message) bool { return m.From == x })
 		e.sharers = removeSharer(e.sharers, x)
+		e.invalidated = removeSharer(e.invalidated, x)
 		switch w := e.busy; {
 		case w != nil && w.on == x:
-			// The owner lost the line (and the forwarded request, if it
-			// had deferred it): serve the requester from memory.
-			d.stats.Fetches++
-			if w.kind == GetS {
-				d.send(Message{Kind: Data, Key: key, To: w.req, Txn: w.reqTxn, State: Shared, Value: e.value, Version: e.version})
-			} else {
-				d.send(Message{Kind: Data, Key: key, To: w.req, Txn: w.reqTxn, State: Modified, Grant: w.grant, Value: e.value, Version: e.version})
-			}
+			d.serveFromMemory(key, e, w)
 			d.settle(key, e)
 		case w != nil && w.req == x:
 			w.reqReset = true
 		case w == nil && e.state == DirEM && e.owner == x:
-			e.state, e.owner, e.ownerTxn = DirI, "", 0
+			e.dropOwner()
 		default:
 			if e.state == DirS && len(e.sharers) == 0 && w == nil {
 				e.state = DirI
 			}
 		}
+		if len(e.awaiting) > 0 {
+			if e.awaiting = removeSharer(e.awaiting, x); len(e.awaiting) == 0 {
+				e.awaiting = nil
+				d.drain(key, e)
+			}
+		}
 		if len(e.queue) == 0 {
 			e.queue = nil
 		}
+	}
+}
+
+// serveFromMemory answers the forwarded request w from memory: its owner
+// lost the line (and the request, if it had deferred it). The owner may
+// have lost it before all the Inv-Acks of its own grant came, so the
+// sharers those Invs went to may still hold S copies: a GetS leaves them
+// sharers, a GetM invalidates them again, for the new owner to count.
+func (d *Directory) serveFromMemory(key string, e *entry, w *wait) {
+	d.stats.Fetches++
+	if w.kind == GetS {
+		d.send(Message{Kind: Data, Key: key, To: w.req, Txn: w.reqTxn, State: Shared, Value: e.value, Version: e.version})
+		for _, s := range e.invalidated {
+			e.sharers = addSharer(e.sharers, s)
+		}
+		e.invalidated = nil
+		return
+	}
+	others := removeSharer(e.invalidated, w.req)
+	d.send(Message{Kind: Data, Key: key, To: w.req, Txn: w.reqTxn, State: Modified, Acks: len(others), Grant: w.grant,
+		Value: e.value, Version: e.version})
+	for _, s := range others {
+		d.send(Message{Kind: Inv, Key: key, To: s, Requester: w.req, Txn: w.reqTxn})
+	}
+	e.invalidated = others
+}
+
+// dropOwner ends the ownership of an owner that lost its line. It may
+// have lost it before all the Inv-Acks of its grant came, so the nodes
+// those Invs went to become sharers again: a later GetM invalidates them
+// once more (their copies, if any, equal memory: no write completed since
+// they got them).
+func (e *entry) dropOwner() {
+	e.state, e.owner, e.ownerTxn = DirI, "", 0
+	for _, s := range e.invalidated {
+		e.sharers = addSharer(e.sharers, s)
+	}
+	e.invalidated = nil
+	if len(e.sharers) > 0 {
+		e.state = DirS
 	}
 }
 

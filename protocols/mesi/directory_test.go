@@ -292,7 +292,8 @@ func TestCrashedRequesterDoesNotWedgeHome(t *testing.T) {
 	net.collect("n1")
 	net.drain()
 	de, _ := net.home("k").DirectoryEntry("k")
-	require.Equal(t, DirI, de.State, "n1's Reset ended its ownership")
+	require.Equal(t, DirEntry{State: DirS, Sharers: []NodeID{"n2", "n3"}, Grant: 2}, de,
+		"n1's Reset ended its ownership; the nodes its grant invalidated are sharers again")
 	net.put("n2", 4, "k", "v2")
 	net.drain()
 	require.Equal(t, "v2", string(net.lastDone("n2").Value))

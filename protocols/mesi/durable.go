@@ -31,6 +31,9 @@ type Durable interface {
 	// SetTxnBase makes the transaction ids of the cache side continue
 	// above base (they are unique per node for its lifetime).
 	SetTxnBase(base uint64)
+	// Restart is Crash for a node restarted from disk whose messages in
+	// flight were lost with it; see Directory.Restart.
+	Restart()
 }
 
 var (
@@ -40,7 +43,7 @@ var (
 
 // Tags of the durable encodings.
 const (
-	homeStateVersion   = 1
+	homeStateVersion   = 3
 	memoryStateVersion = 2
 )
 
@@ -75,10 +78,7 @@ func (d *Directory) HomeState() []byte {
 		b = append(b, byte(e.state))
 		b = appendString(b, string(e.owner))
 		b = binary.AppendUvarint(b, e.ownerTxn)
-		b = binary.AppendUvarint(b, uint64(len(e.sharers)))
-		for _, s := range e.sharers {
-			b = appendString(b, string(s))
-		}
+		b = appendNodes(b, e.sharers)
 		b = binary.AppendUvarint(b, e.grant)
 		if w := e.busy; w == nil {
 			b = append(b, 0)
@@ -91,6 +91,8 @@ func (d *Directory) HomeState() []byte {
 			b = binary.AppendUvarint(b, w.grant)
 			b = append(b, boolByte(w.reqReset))
 		}
+		b = appendNodes(b, e.invalidated)
+		b = appendNodes(b, e.awaiting)
 		b = binary.AppendUvarint(b, uint64(len(e.queue)))
 		for _, m := range e.queue {
 			mb := AppendMessage(nil, m)
@@ -130,14 +132,7 @@ func (d *Directory) RestoreHome(b []byte) error {
 		}
 		e.owner = NodeID(r.string("home.owner", MaxNodeIDBytes))
 		e.ownerTxn = r.uvarint("home.owner_txn")
-		ns := r.count("home.sharers", 1)
-		for j := 0; j < ns && r.err == nil; j++ {
-			s := NodeID(r.string("home.sharer", MaxNodeIDBytes))
-			if r.err == nil && (s == "" || (j > 0 && s <= e.sharers[j-1])) {
-				r.fail("home.sharer", fmt.Sprintf("%q empty or out of order", s))
-			}
-			e.sharers = append(e.sharers, s)
-		}
+		e.sharers = r.nodes("home.sharers")
 		e.grant = r.uvarint("home.grant")
 		if r.bool("home.busy") {
 			w := &wait{kind: MsgKind(r.byte("home.busy.kind"))}
@@ -152,6 +147,8 @@ func (d *Directory) RestoreHome(b []byte) error {
 			w.reqReset = r.bool("home.busy.req_reset")
 			e.busy = w
 		}
+		e.invalidated = r.nodes("home.invalidated")
+		e.awaiting = r.nodes("home.awaiting")
 		nq := r.count("home.queue", 1)
 		for j := 0; j < nq && r.err == nil; j++ {
 			l := r.count("home.queue.message", 1)
@@ -250,4 +247,28 @@ func boolByte(v bool) byte {
 		return 1
 	}
 	return 0
+}
+
+// appendNodes appends a sorted set of node ids: its size, then each id.
+func appendNodes(b []byte, ns []NodeID) []byte {
+	b = binary.AppendUvarint(b, uint64(len(ns)))
+	for _, n := range ns {
+		b = appendString(b, string(n))
+	}
+	return b
+}
+
+// nodes reads a set appendNodes wrote; field names it in errors. Ids
+// must be non-empty and strictly increasing.
+func (r *reader) nodes(field string) []NodeID {
+	n := r.count(field, 1)
+	var ns []NodeID
+	for j := 0; j < n && r.err == nil; j++ {
+		id := NodeID(r.string(field, MaxNodeIDBytes))
+		if r.err == nil && (id == "" || (j > 0 && id <= ns[j-1])) {
+			r.fail(field, fmt.Sprintf("%q empty or out of order", id))
+		}
+		ns = append(ns, id)
+	}
+	return ns
 }

@@ -133,7 +133,19 @@ func (d *Directory) CheckLocal() error {
 				return fmt.Errorf("mesi: home %s: %q in EM with owner %q, sharers %v", d.cfg.Self, k, e.owner, e.sharers)
 			}
 		}
-		if len(e.queue) > 0 && e.busy == nil {
+		if !slices.IsSorted(e.awaiting) || len(slices.Compact(slices.Clone(e.awaiting))) != len(e.awaiting) {
+			return fmt.Errorf("mesi: home %s: %q awaiting %v not a sorted set", d.cfg.Self, k, e.awaiting)
+		}
+		if !slices.IsSorted(e.invalidated) || len(slices.Compact(slices.Clone(e.invalidated))) != len(e.invalidated) {
+			return fmt.Errorf("mesi: home %s: %q invalidated %v not a sorted set", d.cfg.Self, k, e.invalidated)
+		}
+		if len(e.invalidated) > 0 && e.state != DirEM && e.busy == nil {
+			return fmt.Errorf("mesi: home %s: %q in %v, not busy, with invalidations %v outstanding", d.cfg.Self, k, e.state, e.invalidated)
+		}
+		if len(e.awaiting) > 0 && (e.state == DirEM || e.busy != nil) {
+			return fmt.Errorf("mesi: home %s: %q in %v, busy %v, while awaiting the Resets of %v", d.cfg.Self, k, e.state, e.busy != nil, e.awaiting)
+		}
+		if len(e.queue) > 0 && e.busy == nil && len(e.awaiting) == 0 {
 			return fmt.Errorf("mesi: home %s: %d requests for %q queued behind nothing", d.cfg.Self, len(e.queue), k)
 		}
 	}
