@@ -30,6 +30,16 @@ type RunOptions struct {
 	// (tests of the testbed itself use them, e.g. to make a run fail on
 	// purpose and shrink it).
 	Extra []ExtraCheck
+	// WireCheck requires the simulator's wire check (sim.Config.WireCheck):
+	// every delivered message is encoded with the TCP codec and the
+	// receiver gets the decoded copy, so a codec bug fails the run
+	// deterministically (as a "panic" failure naming the message type).
+	// Every world Build makes already has the wire check on (only a
+	// cluster's Unchecked mode, for benchmarks, turns it off, and no
+	// scenario uses it), so this field changes neither the run nor its
+	// trace-hash: RunScenario verifies that every delivered message went
+	// through the codec, and returns an error if one did not.
+	WireCheck bool
 }
 
 // ExtraCheck is a named invariant over a running scenario.
@@ -110,7 +120,28 @@ func RunScenario(s *spec.Scenario, opts RunOptions) (*Result, error) {
 	if err := w.Trace().Flush(); err != nil {
 		return res, err
 	}
+	if opts.WireCheck {
+		if err := checkWired(w, res); err != nil {
+			return res, fmt.Errorf("scenario %s seed %d: %w", s.Name, opts.Seed, err)
+		}
+	}
 	return res, nil
+}
+
+// checkWired reports a delivered message that did not go through the wire
+// check. A failed round trip panics in the middle of its delivery, counted
+// as delivered and not as checked: that one message is the run's "panic"
+// failure, not a skipped check.
+func checkWired(w *sim.World, res *Result) error {
+	net := w.Stats().Net
+	allowed := uint64(0)
+	if res.Failure != nil && res.Failure.Check == "panic" {
+		allowed = 1
+	}
+	if net.WireChecked > net.Delivered || net.Delivered-net.WireChecked > allowed {
+		return fmt.Errorf("wire check: %d messages delivered, %d round-tripped through the codec", net.Delivered, net.WireChecked)
+	}
+	return nil
 }
 
 // Build compiles s into a simulated world for seed, with its faults

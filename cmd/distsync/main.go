@@ -59,10 +59,11 @@ func newRoot() *cobra.Command {
 		Use:   "distsync",
 		Short: "A deterministic simulation testbed for distributed synchronization",
 		Long: `distsync is a deterministic simulation testbed for distributed systems: a lock
-manager replicated by Raft runs in a simulated world (virtual clock, network,
-disk, faults) where one seed gives one run, bit for bit. Scenario files say
-what to run and which faults to inject; run, sweep, replay and shrink work on
-them. (A queue and a cache are planned; see README.md.)
+manager replicated by Raft, a durable queue placed by consistent hashing and a
+MESI-coherent cache run in a simulated world (virtual clock, network, disk,
+faults) where one seed gives one run, bit for bit. Scenario files say what to
+run and which faults to inject; run, sweep, replay and shrink work on them.
+The same node code runs as a real cluster over TCP: node, cluster, client.
 
 Exit codes: 0 every check passed, 1 a check failed or the run could not
 complete, 2 bad input (flags, arguments, scenario files).`,

@@ -30,6 +30,7 @@ type replayFlags struct {
 	clients     bool
 	maxMessages int
 	quiet       bool
+	wireCheck   bool // scenarios.RunOptions.WireCheck
 }
 
 func newReplayCmd() *cobra.Command {
@@ -50,7 +51,11 @@ lock servers get a lane; with --clients (the default) so does every client that
 sends or receives a message in the window, and --clients=false keeps only the
 messages between servers. --node keeps the messages that node sends or
 receives. Without --from/--to the diagram covers the whole run; it draws at
-most --max-messages messages and says so in the SVG when it stops early.`,
+most --max-messages messages and says so in the SVG when it stops early.
+
+--wire-check verifies that every message round-tripped through the TCP codec,
+as in every scenario run (so the replay is the same run, with the same
+trace-hash, with or without it).`,
 		Example: `  distsync replay scenarios/leader-crash.yaml --seed 913
   distsync replay scenarios/leader-crash.yaml --seed 913 --from 12s --to 12.5s --node n3 --trace out/913.jsonl
   distsync replay scenarios/leader-crash.yaml --seed 913 --from 4s --to 4.3s --diagram out/913.svg --quiet`,
@@ -67,6 +72,7 @@ most --max-messages messages and says so in the SVG when it stops early.`,
 	fl.BoolVar(&f.clients, "clients", true, "--diagram: draw client lanes (false: messages between servers only)")
 	fl.IntVar(&f.maxMessages, "max-messages", reports.DefaultMaxMessages, "--diagram: draw at most this many messages")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the verdict and the trace-hash, not every event")
+	fl.BoolVar(&f.wireCheck, "wire-check", false, "verify that every message round-trips through the TCP codec (the wire check, on in every scenario run)")
 	return cmd
 }
 
@@ -104,7 +110,7 @@ func runReplay(cmd *cobra.Command, path string, f replayFlags) error {
 		tell = narrator(out, f)
 	}
 	var diagram *reports.LamportBuilder
-	opts := scenarios.RunOptions{Seed: sim.Seed(f.seed), Watch: func(r *sim.Record, m nodes.Message, run *scenarios.Run) {
+	opts := scenarios.RunOptions{Seed: sim.Seed(f.seed), WireCheck: f.wireCheck, Watch: func(r *sim.Record, m nodes.Message, run *scenarios.Run) {
 		if tell != nil {
 			tell(r, m, run)
 		}

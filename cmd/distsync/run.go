@@ -21,6 +21,8 @@ type runFlags struct {
 	quiet  bool
 	report string
 	format string
+	// wireCheck asks RunScenario to verify the wire check.
+	wireCheck bool
 }
 
 func newRunCmd() *cobra.Command {
@@ -42,10 +44,17 @@ view of a history that is not linearizable, and index.html linking them.
 --format md prints the tables as Markdown; --format json prints the result
 as JSON instead of tables.
 
+--wire-check makes sure that every message was encoded and decoded by the
+TCP codec on its way (the receiver gets the decoded copy), so a codec bug
+fails the run deterministically. Scenario runs always do so; the flag makes
+the run an error if any delivered message skipped the codec. It changes
+neither the run nor its trace-hash.
+
 Exit code: 0 when every check passes, 1 when one fails, 2 on bad input.`,
 		Example: `  distsync run scenarios/leader-crash.yaml
   distsync run scenarios/leader-crash.yaml --seed 913 --trace out/913.jsonl --json out/913.json
-  distsync run scenarios/leader-crash.yaml --seed 913 --report out/913`,
+  distsync run scenarios/leader-crash.yaml --seed 913 --report out/913
+  distsync run scenarios/queue-owner-crash.yaml --seed 7 --wire-check`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runRun(cmd, args[0], f) },
 	}
@@ -56,6 +65,7 @@ Exit code: 0 when every check passes, 1 when one fails, 2 on bad input.`,
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the verdict and the trace-hash")
 	fl.StringVar(&f.report, "report", "", "write a report directory (index.html, summary.md, plots) here")
 	fl.StringVar(&f.format, "format", "text", "terminal output: text, md or json (the result)")
+	fl.BoolVar(&f.wireCheck, "wire-check", false, "verify that every message round-trips through the TCP codec (the wire check, on in every scenario run)")
 	return cmd
 }
 
@@ -83,7 +93,7 @@ func runRun(cmd *cobra.Command, path string, f runFlags) error {
 	if err := checkReportDir(f.report); err != nil {
 		return err
 	}
-	opts := scenarios.RunOptions{Seed: sim.Seed(f.seed)}
+	opts := scenarios.RunOptions{Seed: sim.Seed(f.seed), WireCheck: f.wireCheck}
 	var trace *outFile
 	if f.trace != "" {
 		if trace, err = createFile(f.trace); err != nil {

@@ -35,6 +35,7 @@ type sweepFlags struct {
 	report      string
 	metric      string
 	format      string
+	wireCheck   bool // every run verifies the wire check (scenarios.RunOptions.WireCheck)
 }
 
 // The sweep's JSON types live in package reports, which draws them.
@@ -68,6 +69,10 @@ over the seeds of each scenario, and for each scenario the full report (plots,
 tables, porcupine's view of a history that is not linearizable) of its first
 failing seed, or else its first seed; index.html links everything.
 
+--wire-check makes every seed verify that each message round-tripped through
+the TCP codec (as scenario runs always do), and stops the sweep with an error
+if one did not.
+
 Exit code: 0 when every seed passes, 1 when one fails, 2 on bad input.`,
 		Example: `  distsync sweep scenarios/ --seeds 100
   distsync sweep scenarios/leader-crash.yaml --seed-range 1000-1999 --parallel 2 --json out/sweep.json
@@ -90,6 +95,7 @@ Exit code: 0 when every seed passes, 1 when one fails, 2 on bad input.`,
 	fl.StringVar(&f.report, "report", "", "write a report directory (index.html, summary.md, plots) here")
 	fl.StringVar(&f.metric, "metric", reports.DefaultMetric, "the metric of the report's histograms: "+strings.Join(reports.MetricNames(), ", "))
 	fl.StringVar(&f.format, "format", "text", "terminal output: text, md or json (the SweepReport)")
+	fl.BoolVar(&f.wireCheck, "wire-check", false, "verify that every message round-trips through the TCP codec (the wire check, on in every scenario run)")
 	cmd.AddCommand(newMergeCmd())
 	return cmd
 }
@@ -291,7 +297,7 @@ func runJobs(out io.Writer, all []*spec.Scenario, jobs []job, f sweepFlags) ([]*
 				next++
 				mu.Unlock()
 				j := jobs[k]
-				r, err := scenarios.RunScenario(all[j.scenario], scenarios.RunOptions{Seed: j.seed})
+				r, err := scenarios.RunScenario(all[j.scenario], scenarios.RunOptions{Seed: j.seed, WireCheck: f.wireCheck})
 				mu.Lock()
 				done++
 				if err != nil && firstEr == nil {

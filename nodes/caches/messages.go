@@ -15,6 +15,23 @@ const (
 	TypeReply   nodes.MessageType = 1202 // cache node -> client: its outcome
 )
 
+// MessageTypes returns every message type the cache service registers with
+// nodes.Register, in ascending order: what its nodes receive (see
+// ServerMessageTypes) and the reply they send to clients (TypeReply). A
+// fresh slice each call.
+func MessageTypes() []nodes.MessageType {
+	return []nodes.MessageType{TypePacket, TypeRequest, TypeReply}
+}
+
+// ServerMessageTypes returns the message types a cache Server receives, in
+// ascending order: TypePacket from its peers and TypeRequest from clients.
+// These are the types a composite node (nodes/multi) routes to its cache
+// part. TypeReply is sent by the server, never received by it, so it is
+// not listed. A fresh slice each call.
+func ServerMessageTypes() []nodes.MessageType {
+	return []nodes.MessageType{TypePacket, TypeRequest}
+}
+
 // OpKind is a client operation: get or put.
 type OpKind uint8
 

@@ -19,6 +19,24 @@ const (
 	TypeQueryReply nodes.MessageType = 1005 // server -> client: the query's answer
 )
 
+// MessageTypes returns every message type the lock service registers with
+// nodes.Register, in ascending order: what its servers receive (see
+// ServerMessageTypes) and what they send to clients (TypeReply, TypeNotify,
+// TypeQueryReply). A fresh slice each call.
+func MessageTypes() []nodes.MessageType {
+	return []nodes.MessageType{TypeRaft, TypeRequest, TypeReply, TypeNotify, TypeQuery, TypeQueryReply}
+}
+
+// ServerMessageTypes returns the message types a lock Server receives, in
+// ascending order: TypeRaft from its peers, TypeRequest and TypeQuery from
+// clients. These are the types a composite node (nodes/multi) routes to its
+// lock part. The replies (TypeReply, TypeNotify, TypeQueryReply) are sent
+// by the server, never received by it, so they are not listed. A fresh
+// slice each call.
+func ServerMessageTypes() []nodes.MessageType {
+	return []nodes.MessageType{TypeRaft, TypeRequest, TypeQuery}
+}
+
 // RaftMsg carries one raft message between lock servers.
 type RaftMsg struct{ M raft.Message }
 

@@ -22,6 +22,24 @@ const (
 	TypeReply      nodes.MessageType = 1102 // node -> client: its outcome
 )
 
+// MessageTypes returns every message type the queue service registers with
+// nodes.Register, in ascending order: what its servers receive (see
+// ServerMessageTypes) and the reply they send to clients (TypeReply). A
+// fresh slice each call.
+func MessageTypes() []nodes.MessageType {
+	return append(ServerMessageTypes(), TypeReply)
+}
+
+// ServerMessageTypes returns the message types a queue Server receives, in
+// ascending order: the group, ring and move messages from its peers (and
+// from an operator: TypeRingUpdate) and TypeRequest from clients. These are
+// the types a composite node (nodes/multi) routes to its queue part.
+// TypeReply is sent by the server, never received by it, so it is not
+// listed. A fresh slice each call.
+func ServerMessageTypes() []nodes.MessageType {
+	return []nodes.MessageType{TypeGroupMsg, TypeRingUpdate, TypeRingHello, TypeImport, TypeImportAck, TypeGroupGone, TypeGroupProbe, TypeRequest}
+}
+
 // GroupMsg carries a raft message of one group. Epoch is the sender's
 // latest ring epoch: a receiver that knows less asks the sender for the
 // ring.

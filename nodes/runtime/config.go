@@ -12,9 +12,19 @@
 // reconnects with capped, jittered exponential backoff, and never blocks the
 // event loop: each peer has a bounded send queue that drops (and counts)
 // when full. Messages may thus be lost, which the node contract allows.
+//
+// Every new peer connection starts with a handshake (see handshake.go): the
+// dialer proves it holds the cluster's Token and names itself and the node
+// it meant to reach; the acceptor checks all of it and proves, in turn,
+// that it holds the Token too. Only then do frames flow, and every frame of
+// the connection must come from the node the handshake named. With
+// ServerTLS and ClientTLS the connections run over TLS and the handshake
+// runs inside it.
 package runtime
 
 import (
+	"bytes"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
@@ -36,7 +46,8 @@ const (
 	DefaultSendQueue = 1024
 	// DefaultEventQueue bounds the event loop's channel.
 	DefaultEventQueue = 1024
-	// DefaultDialTimeout bounds one connection attempt to a peer.
+	// DefaultDialTimeout bounds one connection attempt to a peer, its
+	// handshakes included.
 	DefaultDialTimeout = time.Second
 	// DefaultBackoffMin is the first reconnect delay after a failure.
 	DefaultBackoffMin = 10 * time.Millisecond
@@ -45,6 +56,9 @@ const (
 	// DefaultFlushTimeout bounds how long Stop spends writing queued frames.
 	DefaultFlushTimeout = 200 * time.Millisecond
 )
+
+// MaxTokenBytes bounds Config.Token.
+const MaxTokenBytes = 1 << 10
 
 // maxQueue bounds the configurable queue sizes, so a typo cannot make the
 // runtime reserve gigabytes of channel buffers.
@@ -89,13 +103,36 @@ type Config struct {
 	// MaxFrameBytes bounds one frame's payload, in and out. An inbound
 	// frame over it closes the connection; an outbound one is dropped.
 	MaxFrameBytes int
-	// DialTimeout bounds one connection attempt.
+	// DialTimeout bounds one connection attempt: the TCP connect, the TLS
+	// handshake if any and the peer handshake, together. It also bounds
+	// how long an inbound connection may take over its handshakes before
+	// it is refused.
 	DialTimeout time.Duration
 	// BackoffMin and BackoffMax bound the jittered exponential delay
 	// between connection attempts to a peer.
 	BackoffMin, BackoffMax time.Duration
 	// FlushTimeout bounds how long Stop spends writing frames still queued.
 	FlushTimeout time.Duration
+
+	// Token is the cluster's shared secret, at most MaxTokenBytes long: the
+	// peer handshake proves with HMAC-SHA256 that each side of a new
+	// connection holds it. Empty means no authentication: the handshake
+	// still runs (keyed with the empty string), so a connection that names
+	// an unknown node or the wrong destination is still refused, but anyone
+	// who can reach the port can speak for any peer. Empty is meant for
+	// tests and closed networks; a command-line front end should always set
+	// one. The Host keeps its own copy.
+	Token []byte
+	// ServerTLS, if set, makes every inbound connection a TLS server
+	// connection with this configuration (it must hold a certificate); the
+	// peer handshake then runs inside TLS. Nil means plain TCP. The Host
+	// keeps its own clone.
+	ServerTLS *tls.Config
+	// ClientTLS, if set, makes every outbound connection a TLS client
+	// connection with this configuration. If its ServerName is empty, each
+	// peer's is the host part of its address in Peers. Nil means plain TCP.
+	// The Host keeps its own clone.
+	ClientTLS *tls.Config
 }
 
 // settings is a validated Config with defaults filled in.
@@ -180,6 +217,19 @@ func (cfg Config) validate() (*settings, error) {
 	}
 	if s.BackoffMin > s.BackoffMax {
 		return nil, fmt.Errorf("runtime config: backoff_min: %v exceeds backoff_max %v", s.BackoffMin, s.BackoffMax)
+	}
+	if len(cfg.Token) > MaxTokenBytes {
+		return nil, fmt.Errorf("runtime config: token: %d bytes exceeds the limit of %d", len(cfg.Token), MaxTokenBytes)
+	}
+	s.Token = bytes.Clone(cfg.Token)
+	if cfg.ServerTLS != nil {
+		if len(cfg.ServerTLS.Certificates) == 0 && cfg.ServerTLS.GetCertificate == nil && cfg.ServerTLS.GetConfigForClient == nil {
+			return nil, fmt.Errorf("runtime config: server_tls: no certificate (set Certificates, GetCertificate or GetConfigForClient)")
+		}
+		s.ServerTLS = cfg.ServerTLS.Clone()
+	}
+	if cfg.ClientTLS != nil {
+		s.ClientTLS = cfg.ClientTLS.Clone()
 	}
 	s.logger = cfg.Logger
 	if s.logger == nil {

@@ -34,21 +34,34 @@ type Stats struct {
 	DroppedWrongDest uint64
 	// DroppedUnknownSender counts inbound frames from an id not in Peers.
 	DroppedUnknownSender uint64
+	// DroppedWrongSender counts inbound frames from a peer other than the
+	// one their connection's handshake authenticated.
+	DroppedWrongSender uint64
 	// DecodeErrors counts inbound frames whose envelope did not decode, and
 	// messages to self or replies whose codec round trip failed.
 	DecodeErrors uint64
 	// FrameErrors counts inbound connections closed for an oversized frame,
 	// a wrong version byte or a malformed header.
 	FrameErrors uint64
-	// Accepted counts inbound connections.
+	// Accepted counts inbound connections, those refused by the handshake
+	// included.
 	Accepted uint64
+	// RejectedConns counts inbound connections closed before any frame
+	// because their TLS or peer handshake failed: a wrong token, an unknown
+	// or mistaken node id, a stale or replayed hello, garbage, a timeout.
+	RejectedConns uint64
 	// Connects counts successful outbound connections, first ones included.
 	Connects uint64
 	// Reconnects counts successful outbound connections to a peer whose
 	// previous connection was lost.
 	Reconnects uint64
-	// DialFailures counts failed outbound connection attempts.
+	// DialFailures counts failed outbound connection attempts, those whose
+	// handshake failed included.
 	DialFailures uint64
+	// HandshakeFailures counts outbound connections closed because their
+	// TLS or peer handshake failed: the peer did not prove it holds the
+	// token, refused ours, or did not answer in time.
+	HandshakeFailures uint64
 	// TimersFired counts timers delivered to the node.
 	TimersFired uint64
 	// TimersStale counts timer firings discarded because the timer had
@@ -61,8 +74,9 @@ type counters struct {
 	enqueued, sent, sentSelf, received, replies             atomic.Uint64
 	droppedQueueFull, droppedTooLarge, droppedWriteError    atomic.Uint64
 	droppedUnknownDest, droppedWrongDest, droppedUnknownSnd atomic.Uint64
-	decodeErrors, frameErrors, accepted                     atomic.Uint64
-	connects, reconnects, dialFailures                      atomic.Uint64
+	droppedWrongSender                                      atomic.Uint64
+	decodeErrors, frameErrors, accepted, rejectedConns      atomic.Uint64
+	connects, reconnects, dialFailures, handshakeFailures   atomic.Uint64
 	timersFired, timersStale                                atomic.Uint64
 }
 
@@ -81,12 +95,15 @@ func (c *counters) snapshot() Stats {
 		DroppedUnknownDest:   c.droppedUnknownDest.Load(),
 		DroppedWrongDest:     c.droppedWrongDest.Load(),
 		DroppedUnknownSender: c.droppedUnknownSnd.Load(),
+		DroppedWrongSender:   c.droppedWrongSender.Load(),
 		DecodeErrors:         c.decodeErrors.Load(),
 		FrameErrors:          c.frameErrors.Load(),
 		Accepted:             c.accepted.Load(),
+		RejectedConns:        c.rejectedConns.Load(),
 		Connects:             c.connects.Load(),
 		Reconnects:           c.reconnects.Load(),
 		DialFailures:         c.dialFailures.Load(),
+		HandshakeFailures:    c.handshakeFailures.Load(),
 		TimersFired:          c.timersFired.Load(),
 		TimersStale:          c.timersStale.Load(),
 	}

@@ -3,6 +3,7 @@ package runtime
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -25,7 +26,8 @@ const acceptRetry = 20 * time.Millisecond
 
 // transport moves frames between this node and its peers over TCP: one
 // listener for inbound connections, and one writer goroutine per peer that
-// owns a persistent outbound connection and a bounded queue.
+// owns a persistent outbound connection and a bounded queue. Every
+// connection, either way, starts with the peer handshake (handshake.go).
 type transport struct {
 	s       *settings
 	c       *counters
@@ -40,8 +42,11 @@ type transport struct {
 	stopping   chan struct{} // closed when writers must flush and exit
 
 	mu      sync.Mutex
-	inbound map[net.Conn]struct{}
+	inbound map[net.Conn]struct{} // raw connections, TLS or not
 	closed  bool
+
+	nonceMu sync.Mutex
+	nonces  map[[helloNonceBytes]byte]time.Time // nonces of accepted hellos, and when to forget them
 
 	wg sync.WaitGroup
 }
@@ -50,6 +55,7 @@ type transport struct {
 type link struct {
 	id    nodes.NodeID
 	addr  string
+	tls   *tls.Config // for dialing the peer; nil means plain TCP
 	queue chan []byte // whole frames
 
 	mu   sync.Mutex
@@ -65,11 +71,13 @@ func newTransport(s *settings, c *counters, ln net.Listener, deliver func(nodes.
 		dialCtx: ctx, cancelDial: cancel,
 		stopping: make(chan struct{}),
 		inbound:  map[net.Conn]struct{}{},
+		nonces:   map[[helloNonceBytes]byte]time.Time{},
 	}
 	for _, id := range s.ids {
 		t.peers[id] = true
 		if id != s.ID {
-			t.links[id] = &link{id: id, addr: s.Peers[id], queue: make(chan []byte, s.SendQueue)}
+			addr := s.Peers[id]
+			t.links[id] = &link{id: id, addr: addr, tls: clientTLS(s.ClientTLS, addr), queue: make(chan []byte, s.SendQueue)}
 		}
 	}
 	return t
@@ -168,27 +176,42 @@ func (t *transport) acceptLoop() {
 	}
 }
 
-// readConn reads frames from one inbound connection until it ends. A frame
-// over the size limit, of another version or with a malformed header closes
-// the connection (its stream cannot be trusted any more); an envelope that
-// does not decode is counted and skipped, since its frame boundary is sound.
-func (t *transport) readConn(conn net.Conn) {
+// readConn runs the handshake on one inbound connection, then reads
+// frames from it until it ends. A failed handshake closes the connection
+// before any frame and counts it as rejected. A frame over the size limit,
+// of another version or with a malformed header closes the connection (its
+// stream cannot be trusted any more); an envelope that does not decode, or
+// that does not come from the peer the handshake authenticated, is counted
+// and skipped, since its frame boundary is sound.
+func (t *transport) readConn(raw net.Conn) {
 	defer t.wg.Done()
 	defer func() {
 		t.mu.Lock()
-		delete(t.inbound, conn)
+		delete(t.inbound, raw)
 		t.mu.Unlock()
-		_ = conn.Close()
+		_ = raw.Close()
 	}()
-	remote := conn.RemoteAddr().String()
-	br := bufio.NewReaderSize(conn, ioBufferBytes)
+	remote := raw.RemoteAddr().String()
+	conn, peer, err := t.acceptHandshake(raw)
+	if err != nil {
+		t.mu.Lock()
+		closed := t.closed
+		t.mu.Unlock()
+		if !closed { // a handshake cut short by Stop is no rejection
+			t.c.rejectedConns.Add(1)
+			t.log.Warn("rejected inbound connection", "remote", remote, "reason", err)
+		}
+		return
+	}
+	t.log.Debug("peer connected", "remote", remote, "peer", string(peer))
+	br := bufio.NewReaderSize(connReader{conn}, ioBufferBytes)
 	var buf []byte
 	for {
 		payload, nb, err := wire.ReadFrame(br, buf, t.s.MaxFrameBytes)
 		buf = nb
 		if err != nil {
-			var opErr *net.OpError
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &opErr) {
+			var ce *connError
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &ce) {
 				return // the peer went away, or we are stopping
 			}
 			t.c.frameErrors.Add(1)
@@ -209,6 +232,12 @@ func (t *transport) readConn(conn net.Conn) {
 		if !t.peers[env.From] {
 			t.c.droppedUnknownSnd.Add(1)
 			t.log.Debug("dropping frame from unknown node", "remote", remote, "from", string(env.From))
+			continue
+		}
+		if env.From != peer {
+			t.c.droppedWrongSender.Add(1)
+			t.log.Warn("dropping frame whose sender is not the connection's peer", "remote", remote,
+				"peer", string(peer), "from", string(env.From))
 			continue
 		}
 		if !t.deliver(env) {
@@ -242,7 +271,7 @@ func (t *transport) runLink(l *link) {
 		l.mu.Lock()
 		l.conn = nil
 		l.mu.Unlock()
-		_ = conn.Close()
+		_ = closeRaw(conn)
 		if stop {
 			return
 		}
@@ -258,26 +287,38 @@ func (t *transport) runLink(l *link) {
 	}
 }
 
-// dial connects to l's peer, retrying with backoff. It returns nil when the
-// transport stops.
+// dial connects to l's peer and runs the handshake, within DialTimeout per
+// attempt, retrying with backoff. It returns nil when the transport stops.
 func (t *transport) dial(l *link, backoff *time.Duration) net.Conn {
-	d := net.Dialer{Timeout: t.s.DialTimeout}
 	for {
-		conn, err := d.DialContext(t.dialCtx, "tcp", l.addr)
+		deadline := time.Now().Add(t.s.DialTimeout)
+		d := net.Dialer{Deadline: deadline}
+		raw, err := d.DialContext(t.dialCtx, "tcp", l.addr)
 		if err == nil {
-			*backoff = t.s.BackoffMin
-			if tc, ok := conn.(*net.TCPConn); ok {
+			if tc, ok := raw.(*net.TCPConn); ok {
 				_ = tc.SetNoDelay(true)
 			}
-			t.wg.Add(1)
-			go t.drainConn(conn)
-			return conn
+			conn, herr := t.dialHandshake(l, raw, deadline)
+			if herr == nil {
+				*backoff = t.s.BackoffMin
+				t.wg.Add(1)
+				go t.drainConn(conn)
+				return conn
+			}
+			_ = raw.Close()
+			if t.dialCtx.Err() != nil {
+				return nil
+			}
+			t.c.dialFailures.Add(1)
+			t.c.handshakeFailures.Add(1)
+			t.log.Warn("handshake with peer failed", "peer", string(l.id), "addr", l.addr, "err", herr, "retry_in", *backoff)
+		} else {
+			if t.dialCtx.Err() != nil {
+				return nil
+			}
+			t.c.dialFailures.Add(1)
+			t.log.Debug("dial failed", "peer", string(l.id), "addr", l.addr, "err", err, "retry_in", *backoff)
 		}
-		if t.dialCtx.Err() != nil {
-			return nil
-		}
-		t.c.dialFailures.Add(1)
-		t.log.Debug("dial failed", "peer", string(l.id), "addr", l.addr, "err", err, "retry_in", *backoff)
 		if !t.sleep(backoff) {
 			return nil
 		}
@@ -309,7 +350,7 @@ func (t *transport) sleep(backoff *time.Duration) bool {
 func (t *transport) drainConn(conn net.Conn) {
 	defer t.wg.Done()
 	_, _ = io.Copy(io.Discard, conn)
-	_ = conn.Close()
+	_ = closeRaw(conn)
 }
 
 // pump writes l's queued frames to conn, batching what is already queued

@@ -22,7 +22,7 @@ func frameOf(from, to nodes.NodeID, m nodes.Message) []byte {
 }
 
 // rawHost starts n1 (a probe) with peer n2 and returns a raw connection to
-// it, standing in for n2.
+// it, standing in for n2, past the handshake.
 func rawHost(t *testing.T) (*Host, net.Conn) {
 	t.Helper()
 	h := single(t, probeFactory(nil, nil), func(c *Config) {
@@ -33,6 +33,7 @@ func rawHost(t *testing.T) (*Host, net.Conn) {
 	conn, err := net.Dial("tcp", h.Addr().String())
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = conn.Close() })
+	require.NoError(t, clientHandshake(conn, nil, "n2", "n1"))
 	return h, conn
 }
 
