@@ -82,7 +82,7 @@ func TestCacheBroadcastRaceFound(t *testing.T) {
 func TestCacheRegressionSeeds(t *testing.T) {
 	for file, seeds := range map[string][]uint64{ //det:ordered independent subtests
 		"cache-hot-key.yaml":        {152},
-		"findings/cache-swarm.yaml": {14, 88, 119, 389, 420},
+		"cache-swarm.yaml": {14, 88, 119, 389, 420},
 	} {
 		s, err := spec.Load(file)
 		require.NoError(t, err)
