@@ -114,6 +114,18 @@ func Launch(f *File, binary string, extra ...string) error {
 	return nil
 }
 
+// LaunchNode starts node id alone (a restart after Kill), as Launch does.
+func LaunchNode(f *File, id nodes.NodeID, binary string, extra ...string) error {
+	n, err := f.Node(id)
+	if err != nil {
+		return err
+	}
+	if pid, alive := pidAlive(f.pidFile(id)); alive {
+		return fmt.Errorf("cluster: %s already runs as pid %d", id, pid)
+	}
+	return f.launch(n, binary, extra)
+}
+
 func (f *File) launch(n *Node, binary string, extra []string) error {
 	log, err := os.OpenFile(f.path(string(n.ID)+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {

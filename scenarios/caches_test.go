@@ -81,8 +81,8 @@ func TestCacheBroadcastRaceFound(t *testing.T) {
 // write even while some node has not yet heard of a restart.
 func TestCacheRegressionSeeds(t *testing.T) {
 	for file, seeds := range map[string][]uint64{ //det:ordered independent subtests
-		"cache-hot-key.yaml":        {152},
-		"cache-swarm.yaml": {14, 88, 119, 389, 420},
+		"cache-hot-key.yaml": {152},
+		"cache-swarm.yaml":   {14, 88, 119, 389, 420},
 	} {
 		s, err := spec.Load(file)
 		require.NoError(t, err)

@@ -78,7 +78,8 @@ complete, 2 bad input (flags, arguments, scenario files).`,
 		}
 		return nil
 	}
-	root.AddCommand(newRunCmd(), newSweepCmd(), newReplayCmd(), newShrinkCmd(), newChaosCmd(), newBenchCmd(), newReportCmd(), newRingCmd())
+	root.AddCommand(newRunCmd(), newSweepCmd(), newReplayCmd(), newShrinkCmd(), newChaosCmd(), newBenchCmd(), newReportCmd(), newRingCmd(),
+		newNodeCmd(), newClusterCmd())
 	wrapArgs(root)
 	return root
 }

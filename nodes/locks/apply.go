@@ -54,6 +54,9 @@ func (s *Server) restore(snap raft.Snapshot) {
 
 func (s *Server) roleChanged(ss raft.SoftState) {
 	wasLeader := s.role == raft.RoleLeader
+	if ss.Lead != "" && ss.Lead != s.lead {
+		s.leaderChanges++
+	}
 	s.role, s.lead = ss.Role, ss.Lead
 	if s.cfg.Observer != nil {
 		s.cfg.Observer.RoleChanged(s.env.ID(), ss, s.raft.Status().Term)

@@ -105,6 +105,8 @@ type Server struct {
 	role    raft.Role
 	lead    raft.NodeID
 	ticks   uint64
+	// leaderChanges counts the leaders this incarnation has seen.
+	leaderChanges uint64
 	// flushArmed: a flush timer is pending (GroupCommit).
 	flushArmed bool
 
@@ -213,6 +215,39 @@ func (s *Server) Manager() *lockmgr.Manager { return s.mgr }
 
 // Applied returns the index of the last applied entry.
 func (s *Server) Applied() uint64 { return s.applied }
+
+// Status is what an operator reads of a lock server (an HTTP /status page,
+// metrics): its Raft role and progress, and the lock table's gauges.
+type Status struct {
+	Role    raft.Role
+	Term    uint64
+	Leader  nodes.NodeID // "" if unknown
+	Commit  uint64       // the commit index
+	Applied uint64       // the index of the last applied entry
+	// LeaderChanges counts the leaders this incarnation has seen (a new
+	// known leader, after none or another); it restarts at 0 on a reboot.
+	LeaderChanges uint64
+	// Locks are the lock table's gauges and counters (ActiveLocks,
+	// Waiting, Deadlocks...), as of the last applied entry.
+	Locks lockmgr.Stats
+}
+
+// Status returns the server's status. Like every method, call it on the
+// node's event loop, after Start.
+func (s *Server) Status() Status {
+	st := s.raft.Status()
+	return Status{
+		Role: st.Role, Term: st.Term, Leader: nodes.NodeID(st.Lead), Commit: st.Commit,
+		Applied: s.applied, LeaderChanges: s.leaderChanges, Locks: s.mgr.Stats(),
+	}
+}
+
+// SessionOwner returns the client that opened live session sid, as of the
+// last applied entry: the only client whose commands may use the session.
+func (s *Server) SessionOwner(sid lockmgr.SessionID) (lockmgr.ClientID, bool) {
+	info, ok := s.mgr.Session(sid)
+	return info.Client, ok
+}
 
 // Fire implements nodes.Node.
 func (s *Server) Fire(t nodes.Timer) {

@@ -118,6 +118,41 @@ func (s *Server) Epoch() uint64 {
 	return s.place.epoch()
 }
 
+// Members returns the nodes of the latest ring epoch this node knows,
+// sorted (nil before the node has started).
+func (s *Server) Members() []nodes.NodeID {
+	if s.place == nil {
+		return nil
+	}
+	return slices.Clone(s.place.latest().Members)
+}
+
+// QueueStat is one queue of a group this node leads: how many messages
+// wait (Depth) and how many are delivered and not yet acked (InFlight).
+type QueueStat struct {
+	Queue           string
+	Group           GroupID
+	Depth, InFlight int
+}
+
+// QueueStats returns a QueueStat for every queue (dead-letter queues
+// included) held by a current group this node leads, by group then queue
+// name. Only the leader reports a queue, so summing over nodes counts each
+// once; a replica that does not lead reports nothing.
+func (s *Server) QueueStats() []QueueStat {
+	var out []QueueStat
+	for _, gid := range s.keys {
+		g := s.groups[gid]
+		if g.role != raft.RoleLeader || !s.place.isCurrent(gid) {
+			continue
+		}
+		for _, q := range g.mgr.Queues() {
+			out = append(out, QueueStat{Queue: q, Group: gid, Depth: g.mgr.Depth(q), InFlight: g.mgr.InFlight(q)})
+		}
+	}
+	return out
+}
+
 // MovesPending returns how many of this node's groups are in a move: a
 // group whose queue moved away and that is not yet dropped, or a group a
 // queue moved to that does not serve yet. An operator applies the next

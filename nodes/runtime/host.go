@@ -45,7 +45,8 @@ type Host struct {
 	failure error // a panic of the node, which ended the loop
 
 	clientsMu  sync.Mutex
-	clients    map[nodes.NodeID]chan nodes.Message // callers waiting in Request
+	clients    map[nodes.NodeID]*Subscription // local clients: subscriptions and callers waiting in Request
+	subsClosed bool                           // the loop has ended: every subscription is closed, no new one opens
 	nextClient atomic.Uint64
 
 	stopOnce sync.Once
@@ -142,7 +143,7 @@ func Start(cfg Config) (*Host, error) {
 		quit:     make(chan struct{}),
 		started:  make(chan struct{}),
 		loopDone: make(chan struct{}),
-		clients:  map[nodes.NodeID]chan nodes.Message{},
+		clients:  map[nodes.NodeID]*Subscription{},
 		timers:   map[nodes.TimerID]timerEntry{},
 	}
 	idHash := fnv.New64a()
@@ -258,57 +259,32 @@ func (h *Host) do(ctx context.Context, what string, fn func(nodes.Node, nodes.En
 // Request delivers m to the node as if sent by client, and waits for the
 // node's first message back to client: the reply. This is how an HTTP
 // handler turns a request into a message for the node and waits for the
-// answer. client must be a valid id that is not a peer; empty means a fresh
-// id ("client-N"). Both m and the reply go through the codec, so neither
-// side shares memory with the other. Further messages the node sends to
-// client after the reply are dropped (DroppedUnknownDest).
+// answer. client must be a valid id that is not a peer and has no
+// subscription; empty means a fresh id ("client-N"). Both m and the reply
+// go through the codec, so neither side shares memory with the other.
+// Request is a one-shot Subscription: further messages the node sends to
+// client after the reply are dropped (DroppedUnknownDest). A caller that
+// expects several messages (a queued lock's Notify) uses Subscribe.
 func (h *Host) Request(ctx context.Context, client nodes.NodeID, m nodes.Message) (nodes.Message, error) {
 	if client == "" {
 		client = nodes.NodeID(fmt.Sprintf("client-%d", h.nextClient.Add(1)))
 	}
-	if err := client.Validate(); err != nil {
-		return nil, fmt.Errorf("runtime: node %s: request client: %w", h.s.ID, err)
-	}
-	if _, isPeer := h.s.Peers[client]; isPeer {
-		return nil, fmt.Errorf("runtime: node %s: request client %q is a peer id", h.s.ID, client)
-	}
-	if m == nil {
-		return nil, fmt.Errorf("runtime: node %s: request from %s: nil message", h.s.ID, client)
-	}
-	in, err := nodes.RoundTrip(m, &wire.Encoder{})
+	sub, err := h.subscribe(client, 1, true)
 	if err != nil {
-		return nil, fmt.Errorf("runtime: node %s: request from %s: %w", h.s.ID, client, err)
+		return nil, err
 	}
-	reply := make(chan nodes.Message, 1)
-	h.clientsMu.Lock()
-	if _, busy := h.clients[client]; busy {
-		h.clientsMu.Unlock()
-		return nil, fmt.Errorf("runtime: node %s: client %s already has a request pending", h.s.ID, client)
-	}
-	h.clients[client] = reply
-	h.clientsMu.Unlock()
-	defer func() {
-		h.clientsMu.Lock()
-		if h.clients[client] == reply {
-			delete(h.clients, client)
-		}
-		h.clientsMu.Unlock()
-	}()
-	if err := h.do(ctx, "receive from client", func(n nodes.Node, _ nodes.Env) { n.Receive(client, in) }); err != nil {
+	defer sub.Close()
+	if err := sub.Send(ctx, m); err != nil {
 		return nil, err
 	}
 	select {
-	case out := <-reply:
+	case out, ok := <-sub.ch:
+		if !ok { // closed: the loop ended without a reply
+			return nil, h.stoppedErr()
+		}
 		return out, nil
 	case <-ctx.Done():
 		return nil, fmt.Errorf("runtime: node %s: request from %s: %w", h.s.ID, client, ctx.Err())
-	case <-h.loopDone:
-		select {
-		case out := <-reply: // the reply came just before the loop ended
-			return out, nil
-		default:
-			return nil, h.stoppedErr()
-		}
 	}
 }
 
@@ -329,6 +305,7 @@ func (h *Host) deliver(env nodes.Envelope) bool {
 func (h *Host) run() {
 	defer h.wg.Done()
 	defer close(h.loopDone)
+	defer h.closeSubscriptions()
 	defer h.stopTimers()
 	if !h.safely("start", func() { h.node.Start(h.env) }) {
 		return
@@ -496,8 +473,8 @@ func (e *loopEnv) CancelTimer(id nodes.TimerID) {
 // Send implements nodes.Env. A message to a peer is encoded and queued for
 // its connection (never blocking: a full queue drops and counts); a message
 // to self goes through the codec and the loop's own queue; a message to a
-// client waiting in Request is its reply. Anything else is dropped and
-// counted.
+// local client (a Subscription, or a caller waiting in Request) goes through
+// the codec onto its channel. Anything else is dropped and counted.
 func (e *loopEnv) Send(to nodes.NodeID, m nodes.Message) {
 	h := e.h
 	if m == nil {
@@ -522,25 +499,10 @@ func (e *loopEnv) Send(to nodes.NodeID, m nodes.Message) {
 		h.tr.enqueue(to, wire.AppendFrame(make([]byte, 0, wire.FrameHeaderBytes+len(payload)), payload))
 		return
 	}
-	h.clientsMu.Lock()
-	reply, waiting := h.clients[to]
-	if waiting {
-		delete(h.clients, to)
-	}
-	h.clientsMu.Unlock()
-	if !waiting {
+	if !h.toSubscriber(to, m) {
 		h.c.droppedUnknownDest.Add(1)
 		h.s.logger.Debug("send to unknown node dropped", "to", string(to), "type", nodes.TypeName(m.Type()))
-		return
 	}
-	out, err := nodes.RoundTrip(m, &wire.Encoder{})
-	if err != nil {
-		h.c.decodeErrors.Add(1)
-		h.s.logger.Error("reply failed its codec round trip", "to", string(to), "err", err)
-		return
-	}
-	reply <- out // buffered, and removed from clients above: never blocks
-	h.c.replies.Add(1)
 }
 
 // sendSelf queues a copy of m (through the codec, as the network would

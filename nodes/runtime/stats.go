@@ -67,6 +67,16 @@ type Stats struct {
 	// TimersStale counts timer firings discarded because the timer had
 	// been cancelled after its clock ran out.
 	TimersStale uint64
+	// FaultDropped counts outbound messages dropped by fault injection
+	// (Host.SetFaults): to a peer in Drop, lost to Loss, over MaxDelayed, or
+	// still held for a delay when the Host stopped.
+	FaultDropped uint64
+	// FaultDelayed counts outbound messages (copies included) held back
+	// for Faults.Delay and Faults.Jitter before being queued.
+	FaultDelayed uint64
+	// FaultDuplicated counts outbound messages sent twice for
+	// Faults.Duplicate (each counts once, for its extra copy).
+	FaultDuplicated uint64
 }
 
 // counters is the live, atomically updated form of Stats.
@@ -78,6 +88,7 @@ type counters struct {
 	decodeErrors, frameErrors, accepted, rejectedConns      atomic.Uint64
 	connects, reconnects, dialFailures, handshakeFailures   atomic.Uint64
 	timersFired, timersStale                                atomic.Uint64
+	faultDropped, faultDelayed, faultDuplicated             atomic.Uint64
 }
 
 // snapshot reads every counter. The fields are read one by one, so a
@@ -106,5 +117,8 @@ func (c *counters) snapshot() Stats {
 		HandshakeFailures:    c.handshakeFailures.Load(),
 		TimersFired:          c.timersFired.Load(),
 		TimersStale:          c.timersStale.Load(),
+		FaultDropped:         c.faultDropped.Load(),
+		FaultDelayed:         c.faultDelayed.Load(),
+		FaultDuplicated:      c.faultDuplicated.Load(),
 	}
 }

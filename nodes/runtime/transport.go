@@ -36,6 +36,7 @@ type transport struct {
 	peers   map[nodes.NodeID]bool // every node, this one included
 	links   map[nodes.NodeID]*link
 	deliver func(nodes.Envelope) bool // hands an envelope to the loop; false once it is gone
+	faults  faultFilter               // network faults applied to outbound frames (faults.go)
 
 	dialCtx    context.Context // cancelled when writers must stop dialing
 	cancelDial context.CancelFunc
@@ -73,6 +74,7 @@ func newTransport(s *settings, c *counters, ln net.Listener, deliver func(nodes.
 		inbound:  map[net.Conn]struct{}{},
 		nonces:   map[[helloNonceBytes]byte]time.Time{},
 	}
+	t.faults.init(t)
 	for _, id := range s.ids {
 		t.peers[id] = true
 		if id != s.ID {
@@ -96,25 +98,38 @@ func (t *transport) start() {
 }
 
 // enqueue queues a frame for peer to without ever blocking: a full queue
-// drops the frame and counts it. It reports whether to is a peer.
+// drops the frame and counts it. The network faults in force (faults.go)
+// apply first: they may drop the frame, duplicate it, or hold it for a
+// delay, after which a timer queues it. It reports whether to is a peer.
 func (t *transport) enqueue(to nodes.NodeID, frame []byte) bool {
 	l := t.links[to]
 	if l == nil {
 		return false
 	}
+	if t.faults.on.Load() {
+		t.faults.apply(l, frame)
+		return true
+	}
+	t.put(l, frame)
+	return true
+}
+
+// put queues a frame on l without blocking; a full queue drops and counts.
+// It is safe from any goroutine.
+func (t *transport) put(l *link, frame []byte) {
 	select {
 	case l.queue <- frame:
 		t.c.enqueued.Add(1)
 	default:
 		t.c.droppedQueueFull.Add(1)
 	}
-	return true
 }
 
-// stop closes the listener and inbound connections, lets each writer flush
-// what is queued (bounded by FlushTimeout), and waits for every goroutine
-// of the transport.
+// stop discards the frames held back by a fault delay, closes the listener
+// and inbound connections, lets each writer flush what is queued (bounded
+// by FlushTimeout), and waits for every goroutine of the transport.
 func (t *transport) stop() error {
+	t.faults.stop() // first: a delay timer firing now still queues before the writers flush
 	t.mu.Lock()
 	t.closed = true
 	conns := make([]net.Conn, 0, len(t.inbound))

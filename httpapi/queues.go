@@ -1,0 +1,282 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/distsync/distsync/nodes"
+	"github.com/distsync/distsync/nodes/queues"
+	"github.com/distsync/distsync/protocols/queue"
+)
+
+// decimal is a uint64 carried in JSON as a decimal string ("123"): message
+// ids and receipts carry a ring epoch in their high bits and may exceed
+// 2^53, beyond what many JSON parsers keep exact. A bare number is accepted
+// on input too.
+type decimal uint64
+
+// MarshalJSON implements json.Marshaler.
+func (d decimal) MarshalJSON() ([]byte, error) {
+	return strconv.AppendQuote(nil, strconv.FormatUint(uint64(d), 10)), nil
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (d *decimal) UnmarshalJSON(b []byte) error {
+	v, err := strconv.ParseUint(strings.Trim(string(b), `"`), 10, 64)
+	if err != nil {
+		return &json.UnmarshalTypeError{Value: string(b), Type: reflect.TypeFor[uint64]()}
+	}
+	*d = decimal(v)
+	return nil
+}
+
+// enqueueRequest is the body of POST /queue/enqueue. Body is the payload,
+// base64 (standard encoding, padded), as encoding/json writes a []byte.
+type enqueueRequest struct {
+	Queue   string `json:"queue"`
+	Body    []byte `json:"body"`
+	DedupID string `json:"dedup_id,omitempty"`
+	Client  string `json:"client,omitempty"`
+	Seq     uint64 `json:"seq,omitempty"`
+}
+
+// dequeueRequest is the body of POST /queue/dequeue.
+type dequeueRequest struct {
+	Queue      string  `json:"queue"`
+	Visibility *string `json:"visibility,omitempty"` // "30s"
+	Client     string  `json:"client,omitempty"`
+	Seq        uint64  `json:"seq,omitempty"`
+}
+
+// receiptRequest is the body of POST /queue/ack and /queue/nack.
+type receiptRequest struct {
+	Queue   string  `json:"queue"`
+	Receipt decimal `json:"receipt"`
+	Client  string  `json:"client,omitempty"`
+	Seq     uint64  `json:"seq,omitempty"`
+}
+
+// dequeueReply is the answer to a dequeue.
+type dequeueReply struct {
+	Queue      string  `json:"queue"`
+	Empty      bool    `json:"empty"`
+	ID         decimal `json:"id,omitempty"`
+	Receipt    decimal `json:"receipt,omitempty"`
+	Body       []byte  `json:"body,omitempty"`
+	Deliveries uint32  `json:"deliveries,omitempty"`
+	Gone       bool    `json:"gone,omitempty"`
+}
+
+// queueErrors maps the queue state machine's rejections to answers.
+var queueErrors = []struct {
+	sentinel error
+	status   int
+	code     string
+	field    string
+}{
+	{queue.ErrUnknownReceipt, http.StatusConflict, "unknown_receipt", "receipt"},
+	{queue.ErrStaleSequence, http.StatusConflict, "stale_sequence", "seq"},
+	{queue.ErrQueueFull, http.StatusTooManyRequests, "queue_full", ""},
+	{queue.ErrMoved, http.StatusServiceUnavailable, "queue_moved", ""},
+	{queue.ErrPayloadTooLarge, http.StatusRequestEntityTooLarge, "too_large", "body"},
+	{queue.ErrInvalidQueue, http.StatusBadRequest, "bad_request", "queue"},
+	{queue.ErrInvalidVisibility, http.StatusBadRequest, "bad_request", "visibility"},
+	{queue.ErrInvalidDedupID, http.StatusBadRequest, "bad_request", "dedup_id"},
+	{queue.ErrInvalidClient, http.StatusBadRequest, "bad_request", "client"},
+	{queue.ErrInvalidSeq, http.StatusBadRequest, "bad_request", "seq"},
+}
+
+// queueError turns a rejection by the queue into an answer.
+func queueError(err error) *apiError {
+	for _, qe := range queueErrors {
+		if errors.Is(err, qe.sentinel) {
+			e := &apiError{status: qe.status, msg: err.Error(), code: qe.code, field: qe.field}
+			if qe.status == http.StatusTooManyRequests || qe.status == http.StatusServiceUnavailable {
+				e.retryAfter = time.Second
+			}
+			return e
+		}
+	}
+	return &apiError{status: http.StatusConflict, msg: fmt.Sprint(err), code: "rejected"}
+}
+
+// enqueue serves POST /queue/enqueue: {"id", "duplicate"} once the message
+// is committed on a majority of its group.
+func (srv *Server) enqueue(w http.ResponseWriter, r *http.Request) *apiError {
+	var req enqueueRequest
+	if e := decode(w, r, srv.s.MaxBodyBytes, &req); e != nil {
+		return e
+	}
+	if e := checkQueueName(req.Queue); e != nil {
+		return e
+	}
+	if max := srv.s.Queues.MaxPayloadBytes; len(req.Body) > max {
+		return &apiError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("body: %d bytes, at most %d", len(req.Body), max), code: "too_large", field: "body"}
+	}
+	if len(req.DedupID) > queue.MaxNameBytes {
+		return badField("dedup_id", "dedup_id: %d bytes, at most %d", len(req.DedupID), queue.MaxNameBytes)
+	}
+	start := time.Now()
+	res, e := srv.queueCall(r, req.Queue, req.Client, req.Seq, func(c queue.ClientID, seq uint64) queue.Command {
+		return queue.Enqueue{Client: c, Seq: seq, Queue: req.Queue, Payload: req.Body, DedupID: req.DedupID}
+	})
+	if e != nil {
+		return e
+	}
+	srv.metrics.enqueueLatency.Observe(time.Since(start).Seconds())
+	writeJSON(w, http.StatusOK, map[string]any{"queue": req.Queue, "id": decimal(res.ID), "duplicate": res.Duplicate})
+	return nil
+}
+
+// dequeue serves POST /queue/dequeue: the oldest ready message, in flight
+// for the visibility timeout, or {"empty": true}.
+func (srv *Server) dequeue(w http.ResponseWriter, r *http.Request) *apiError {
+	var req dequeueRequest
+	if e := decode(w, r, srv.s.MaxBodyBytes, &req); e != nil {
+		return e
+	}
+	if e := checkQueueName(req.Queue); e != nil {
+		return e
+	}
+	vis, e := parseDuration("visibility", req.Visibility, srv.s.Queues.DefaultVisibility)
+	if e == nil && (vis == 0 || vis > queue.MaxVisibility) {
+		e = badField("visibility", "visibility: %v, want (0, %v]", vis, queue.MaxVisibility)
+	}
+	if e != nil {
+		return e
+	}
+	start := time.Now()
+	res, e := srv.queueCall(r, req.Queue, req.Client, req.Seq, func(c queue.ClientID, seq uint64) queue.Command {
+		return queue.Dequeue{Client: c, Seq: seq, Queue: req.Queue, Visibility: vis}
+	})
+	if e != nil {
+		return e
+	}
+	srv.metrics.dequeueLatency.Observe(time.Since(start).Seconds())
+	out := dequeueReply{Queue: req.Queue, Empty: res.Status == queue.StatusEmpty}
+	if !out.Empty {
+		out.ID, out.Receipt, out.Body, out.Deliveries, out.Gone = decimal(res.ID), decimal(res.Receipt), res.Payload, res.Deliveries, res.Gone
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// ack serves POST /queue/ack: the message delivered under the receipt is
+// deleted.
+func (srv *Server) ack(w http.ResponseWriter, r *http.Request) *apiError {
+	return srv.receiptCommand(w, r, "acked", func(c queue.ClientID, seq, receipt uint64) queue.Command {
+		return queue.Ack{Client: c, Seq: seq, Receipt: receipt}
+	})
+}
+
+// nack serves POST /queue/nack: the message is ready again at once.
+func (srv *Server) nack(w http.ResponseWriter, r *http.Request) *apiError {
+	return srv.receiptCommand(w, r, "nacked", func(c queue.ClientID, seq, receipt uint64) queue.Command {
+		return queue.Nack{Client: c, Seq: seq, Receipt: receipt}
+	})
+}
+
+func (srv *Server) receiptCommand(w http.ResponseWriter, r *http.Request, done string, build func(c queue.ClientID, seq, receipt uint64) queue.Command) *apiError {
+	var req receiptRequest
+	if e := decode(w, r, srv.s.MaxBodyBytes, &req); e != nil {
+		return e
+	}
+	if e := checkQueueName(req.Queue); e != nil {
+		return e
+	}
+	if req.Receipt == 0 {
+		return badField("receipt", "receipt: required (the receipt a dequeue returned)")
+	}
+	_, e := srv.queueCall(r, req.Queue, req.Client, req.Seq, func(c queue.ClientID, seq uint64) queue.Command {
+		return build(c, seq, uint64(req.Receipt))
+	})
+	if e != nil {
+		return e
+	}
+	writeJSON(w, http.StatusOK, map[string]any{done: true, "queue": req.Queue, "receipt": req.Receipt})
+	return nil
+}
+
+// queueCall runs one queue command as the caller's client or a pool
+// client, and returns its result (OK or Empty) or the answer its failure
+// calls for.
+func (srv *Server) queueCall(r *http.Request, name, client string, callerSeq uint64, build func(queue.ClientID, uint64) queue.Command) (queue.Result, *apiError) {
+	if e := clientField(client, callerSeq); e != nil {
+		return queue.Result{}, e
+	}
+	ctx, cancel := srv.withTimeout(r.Context())
+	defer cancel()
+	mb, e := srv.actor(ctx, client)
+	if e != nil {
+		return queue.Result{}, e
+	}
+	defer srv.clients.done(mb, true)
+	seq := srv.seqFor(callerSeq)
+	cmd := build(queue.ClientID(mb.id), seq)
+	m, err := mb.call(ctx, msgKey{kindQueueReply, seq}, &queues.Request{Queue: name, Cmd: cmd.Encode()})
+	if err != nil {
+		return queue.Result{}, asAPIError(err)
+	}
+	rep, ok := m.(*queues.Reply)
+	if !ok {
+		return queue.Result{}, asAPIError(fmt.Errorf("unexpected answer %s", nodes.TypeName(m.Type())))
+	}
+	switch rep.Service {
+	case nodes.ServiceOK:
+		if rep.Result.Status == queue.StatusRejected {
+			return queue.Result{}, queueError(rep.Result.Err)
+		}
+		return rep.Result, nil
+	case nodes.ServiceNotLeader:
+		return queue.Result{}, srv.redirect(r, rep.Leader)
+	case nodes.ServiceNoQuorum:
+		return queue.Result{}, noQuorum(fmt.Sprintf("queue %s has no leader reachable from here", name))
+	case nodes.ServiceBadRequest:
+		return queue.Result{}, badField(queueDetailField(rep.Detail), "%s", rep.Detail)
+	}
+	return queue.Result{}, busy(rep.Detail)
+}
+
+// actor returns the caller's client (turn held) if it names one, else a
+// pool client. ctx bounds the wait for a turn.
+func (srv *Server) actor(ctx context.Context, client string) (*mailbox, *apiError) {
+	if client == "" {
+		mb, err := srv.clients.pooled(ctx)
+		if err != nil {
+			return nil, asAPIError(err)
+		}
+		return mb, nil
+	}
+	mb, err := srv.clients.locked(ctx, nodes.NodeID(client))
+	if err != nil {
+		return nil, clientError(err)
+	}
+	return mb, nil
+}
+
+// queueDetailField guesses the request field a queue node's bad-request
+// detail is about.
+func queueDetailField(detail string) string {
+	switch {
+	case strings.Contains(detail, "Payload"):
+		return "body"
+	case strings.Contains(detail, "Queue"):
+		return "queue"
+	}
+	return ""
+}
+
+// checkQueueName validates a queue name as the queue nodes do.
+func checkQueueName(name string) *apiError {
+	if err := queues.ValidateQueueName("queue", name); err != nil {
+		return badField("queue", "%v", err)
+	}
+	return nil
+}
