@@ -14,11 +14,12 @@ build:
 	$(GO) build -o $(BIN) ./cmd/distsync
 
 # The full test suite, as CI runs it: vet, every package's tests, the
-# determinism lint, and the real TCP runtime under the race detector.
+# determinism lint, and the real TCP runtime, the HTTP API and the real-process
+# cluster tests under the race detector.
 test:
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 $(PKGS)
-	CGO_ENABLED=1 $(GO) test -race -count=1 ./nodes/runtime/... ./nodes/wire/... ./sim/...
+	CGO_ENABLED=1 $(GO) test -race -count=1 ./nodes/runtime/... ./nodes/wire/... ./nodes/multi/... ./httpapi/... ./cluster/... ./sim/...
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)
