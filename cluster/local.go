@@ -319,3 +319,22 @@ func portsFree(base, n int) bool {
 	}
 	return true
 }
+
+// Signal sends sig to node id of a local cluster (SIGSTOP pauses it,
+// SIGCONT resumes it).
+func Signal(f *File, id nodes.NodeID, sig syscall.Signal) error {
+	pid, alive := pidAlive(f.pidFile(id))
+	if !alive {
+		return fmt.Errorf("cluster: %s is not running", id)
+	}
+	if err := syscall.Kill(pid, sig); err != nil {
+		return fmt.Errorf("cluster: signal %v to %s (pid %d): %w", sig, id, pid, err)
+	}
+	return nil
+}
+
+// IsRunning reports whether node id of a local cluster runs.
+func IsRunning(f *File, id nodes.NodeID) bool {
+	_, alive := pidAlive(f.pidFile(id))
+	return alive
+}

@@ -6,13 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,55 +20,13 @@ import (
 
 // nodeEnv makes the test binary run a node instead of the tests: Launch
 // starts os.Args[0] ("node --config F --id N") with it set.
-const nodeEnv = "DISTSYNC_CLUSTER_TEST_NODE"
+const nodeEnv = NodeEnv
 
 func TestMain(m *testing.M) {
 	if os.Getenv(nodeEnv) == "1" {
-		os.Exit(runTestNode(os.Args[1:]))
+		os.Exit(RunNode(os.Args[1:], os.Stderr))
 	}
 	os.Exit(m.Run())
-}
-
-// runTestNode is `distsync node` inside the test binary.
-func runTestNode(args []string) int {
-	var config, id string
-	faults := false
-	for i := 0; i < len(args); i++ {
-		switch args[i] {
-		case "--config":
-			i++
-			config = args[i]
-		case "--id":
-			i++
-			id = args[i]
-		case "--enable-fault-injection":
-			faults = true
-		}
-	}
-	f, err := Load(config)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	p, err := StartProcess(f, nodes.NodeID(id), Options{EnableFaultInjection: faults, Logger: logger})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-	select {
-	case <-sig:
-	case <-p.Host.Done():
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := p.Stop(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return 0
 }
 
 // realCluster is a local cluster of real processes (the test binary).

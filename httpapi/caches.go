@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/distsync/distsync/httpapi/apitypes"
 	"github.com/distsync/distsync/nodes"
 	"github.com/distsync/distsync/nodes/caches"
 	"github.com/distsync/distsync/protocols/mesi"
@@ -19,10 +20,10 @@ const (
 	tagValue     byte = 0x01 // a live value follows the tag
 )
 
-// Response headers of GET /cache/{key}.
+// Response headers of GET /cache/{key} (see package apitypes).
 const (
-	HeaderVersion = "X-Cache-Version" // the value's version
-	HeaderHit     = "X-Cache-Hit"     // "true" if served from this node's cache
+	HeaderVersion = apitypes.HeaderVersion // the value's version
+	HeaderHit     = apitypes.HeaderHit     // "true" if served from this node's cache
 )
 
 // encodeValue tags a live value for storage.
@@ -95,7 +96,7 @@ func (srv *Server) cachePut(w http.ResponseWriter, r *http.Request) *apiError {
 	if e != nil {
 		return e
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"key": key, "version": rep.Version})
+	writeJSON(w, http.StatusOK, apitypes.CachePutReply{Key: key, Version: rep.Version})
 	return nil
 }
 
@@ -110,7 +111,7 @@ func (srv *Server) cacheDelete(w http.ResponseWriter, r *http.Request) *apiError
 	if e != nil {
 		return e
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"key": key, "version": rep.Version, "deleted": true})
+	writeJSON(w, http.StatusOK, apitypes.CacheDeleteReply{Key: key, Version: rep.Version, Deleted: true})
 	return nil
 }
 

@@ -7,48 +7,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/distsync/distsync/httpapi/apitypes"
 	"github.com/distsync/distsync/nodes"
 	"github.com/distsync/distsync/nodes/locks"
 	"github.com/distsync/distsync/protocols/lockmgr"
 )
 
-// acquireRequest is the body of POST /locks/acquire.
-type acquireRequest struct {
-	Resource string  `json:"resource"`
-	Mode     string  `json:"mode"`              // "exclusive" or "shared"
-	Session  uint64  `json:"session,omitempty"` // 0: open one (its TTL: ttl)
-	TTL      *string `json:"ttl,omitempty"`     // a new session's TTL, "30s"
-	Wait     *string `json:"wait,omitempty"`    // how long to wait for the lock, "0s" for a try-lock
-	Client   string  `json:"client,omitempty"`  // with seq: the caller's own client, for retries
-	Seq      uint64  `json:"seq,omitempty"`
-}
-
-// sessionRequest is the body of the other lock commands: release
-// (session, resource), renew and session/close (session), session (ttl).
-type sessionRequest struct {
-	Session  uint64  `json:"session,omitempty"`
-	Resource string  `json:"resource,omitempty"`
-	TTL      *string `json:"ttl,omitempty"`
-	Client   string  `json:"client,omitempty"`
-	Seq      uint64  `json:"seq,omitempty"`
-}
-
-// acquireReply is the answer to a granted acquire.
-type acquireReply struct {
-	Granted  bool   `json:"granted"`
-	Token    uint64 `json:"token"`
-	Session  uint64 `json:"session"`
-	Client   string `json:"client"`
-	Seq      uint64 `json:"seq"`
-	Resource string `json:"resource"`
-	Mode     string `json:"mode"`
-}
-
 // acquireOp is one acquire in progress.
 type acquireOp struct {
 	srv   *Server
 	r     *http.Request
-	req   acquireRequest
+	req   apitypes.AcquireRequest
 	mode  lockmgr.Mode
 	wait  time.Duration
 	ttl   time.Duration
@@ -87,7 +56,7 @@ func (srv *Server) lockAcquire(w http.ResponseWriter, r *http.Request) *apiError
 		return e
 	}
 	srv.metrics.lockAcquisition.Observe(time.Since(op.start).Seconds())
-	writeJSON(w, http.StatusOK, acquireReply{Granted: true, Token: uint64(token), Session: uint64(op.sid),
+	writeJSON(w, http.StatusOK, apitypes.AcquireReply{Granted: true, Token: uint64(token), Session: uint64(op.sid),
 		Client: string(op.mb.id), Seq: op.seq, Resource: op.req.Resource, Mode: op.mode.String()})
 	return nil
 }
@@ -187,21 +156,21 @@ func (op *acquireOp) annotate(e *apiError) *apiError {
 
 // lockRelease serves POST /locks/release {session, resource}.
 func (srv *Server) lockRelease(w http.ResponseWriter, r *http.Request) *apiError {
-	return srv.sessionCommand(w, r, "release", func(req *sessionRequest, client lockmgr.ClientID, seq uint64) lockmgr.Command {
+	return srv.sessionCommand(w, r, "release", func(req *apitypes.SessionRequest, client lockmgr.ClientID, seq uint64) lockmgr.Command {
 		return lockmgr.Release{Client: client, Seq: seq, Session: lockmgr.SessionID(req.Session), Resource: lockmgr.Resource(req.Resource)}
 	})
 }
 
 // lockRenew serves POST /locks/renew {session}: a keepalive.
 func (srv *Server) lockRenew(w http.ResponseWriter, r *http.Request) *apiError {
-	return srv.sessionCommand(w, r, "renew", func(req *sessionRequest, client lockmgr.ClientID, seq uint64) lockmgr.Command {
+	return srv.sessionCommand(w, r, "renew", func(req *apitypes.SessionRequest, client lockmgr.ClientID, seq uint64) lockmgr.Command {
 		return lockmgr.KeepAlive{Client: client, Seq: seq, Session: lockmgr.SessionID(req.Session)}
 	})
 }
 
 // lockClose serves POST /locks/session/close {session}.
 func (srv *Server) lockClose(w http.ResponseWriter, r *http.Request) *apiError {
-	return srv.sessionCommand(w, r, "close", func(req *sessionRequest, client lockmgr.ClientID, seq uint64) lockmgr.Command {
+	return srv.sessionCommand(w, r, "close", func(req *apitypes.SessionRequest, client lockmgr.ClientID, seq uint64) lockmgr.Command {
 		return lockmgr.CloseSession{Client: client, Seq: seq, Session: lockmgr.SessionID(req.Session)}
 	})
 }
@@ -210,8 +179,8 @@ func (srv *Server) lockClose(w http.ResponseWriter, r *http.Request) *apiError {
 // check leadership, run it as the session's owner (or the caller's
 // client), answer {"ok": true, "session", "client", "seq"}.
 func (srv *Server) sessionCommand(w http.ResponseWriter, r *http.Request, what string,
-	build func(req *sessionRequest, client lockmgr.ClientID, seq uint64) lockmgr.Command) *apiError {
-	var req sessionRequest
+	build func(req *apitypes.SessionRequest, client lockmgr.ClientID, seq uint64) lockmgr.Command) *apiError {
+	var req apitypes.SessionRequest
 	if e := decode(w, r, srv.s.MaxBodyBytes, &req); e != nil {
 		return e
 	}
@@ -235,12 +204,12 @@ func (srv *Server) sessionCommand(w http.ResponseWriter, r *http.Request, what s
 	if e != nil {
 		return e.with("client", string(mb.id)).with("seq", seq)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"ok": true, "session": req.Session, "client": string(mb.id), "seq": seq})
+	writeJSON(w, http.StatusOK, apitypes.SessionReply{OK: true, Session: req.Session, Client: string(mb.id), Seq: seq})
 	return nil
 }
 
 // checkSessionRequest validates the fields common to session commands.
-func checkSessionRequest(req *sessionRequest, what string) *apiError {
+func checkSessionRequest(req *apitypes.SessionRequest, what string) *apiError {
 	if req.Session == 0 {
 		return badField("session", "session: required (the id an acquire or POST /locks/session returned)")
 	}
@@ -260,7 +229,7 @@ func checkSessionRequest(req *sessionRequest, what string) *apiError {
 // lockOpen serves POST /locks/session {ttl?, client?, seq?}: opens a
 // session and answers {"session", "client", "seq", "ttl"}.
 func (srv *Server) lockOpen(w http.ResponseWriter, r *http.Request) *apiError {
-	var req sessionRequest
+	var req apitypes.SessionRequest
 	if e := decode(w, r, srv.s.MaxBodyBytes, &req); e != nil {
 		return e
 	}
@@ -290,7 +259,7 @@ func (srv *Server) lockOpen(w http.ResponseWriter, r *http.Request) *apiError {
 	if e != nil {
 		return e.with("client", string(mb.id)).with("seq", seq)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"session": uint64(sid), "client": string(mb.id), "seq": seq, "ttl": ttl.String()})
+	writeJSON(w, http.StatusOK, apitypes.OpenSessionReply{Session: uint64(sid), Client: string(mb.id), Seq: seq, TTL: ttl.String()})
 	return nil
 }
 
@@ -328,16 +297,16 @@ func (srv *Server) lockQuery(w http.ResponseWriter, r *http.Request) *apiError {
 }
 
 // queryBody renders a query's answer.
-func queryBody(resource string, q *locks.QueryReply) map[string]any {
-	holders := make([]map[string]any, 0, len(q.Holders))
+func queryBody(resource string, q *locks.QueryReply) apitypes.LockState {
+	holders := make([]apitypes.LockHolder, 0, len(q.Holders))
 	for _, h := range q.Holders {
-		holders = append(holders, map[string]any{"session": uint64(h.Session), "client": string(h.Client), "mode": h.Mode.String(), "token": uint64(h.Token)})
+		holders = append(holders, apitypes.LockHolder{Session: uint64(h.Session), Client: string(h.Client), Mode: h.Mode.String(), Token: uint64(h.Token)})
 	}
-	waiters := make([]map[string]any, 0, len(q.Waiters))
+	waiters := make([]apitypes.LockWaiter, 0, len(q.Waiters))
 	for _, wt := range q.Waiters {
-		waiters = append(waiters, map[string]any{"session": uint64(wt.Session), "client": string(wt.Client), "mode": wt.Mode.String(), "request": wt.Request})
+		waiters = append(waiters, apitypes.LockWaiter{Session: uint64(wt.Session), Client: string(wt.Client), Mode: wt.Mode.String(), Request: wt.Request})
 	}
-	return map[string]any{"resource": resource, "holders": holders, "waiters": waiters}
+	return apitypes.LockState{Resource: resource, Holders: holders, Waiters: waiters}
 }
 
 // checkResource validates a resource name.

@@ -2,77 +2,17 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"reflect"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/distsync/distsync/httpapi/apitypes"
 	"github.com/distsync/distsync/nodes"
 	"github.com/distsync/distsync/nodes/queues"
 	"github.com/distsync/distsync/protocols/queue"
 )
-
-// decimal is a uint64 carried in JSON as a decimal string ("123"): message
-// ids and receipts carry a ring epoch in their high bits and may exceed
-// 2^53, beyond what many JSON parsers keep exact. A bare number is accepted
-// on input too.
-type decimal uint64
-
-// MarshalJSON implements json.Marshaler.
-func (d decimal) MarshalJSON() ([]byte, error) {
-	return strconv.AppendQuote(nil, strconv.FormatUint(uint64(d), 10)), nil
-}
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (d *decimal) UnmarshalJSON(b []byte) error {
-	v, err := strconv.ParseUint(strings.Trim(string(b), `"`), 10, 64)
-	if err != nil {
-		return &json.UnmarshalTypeError{Value: string(b), Type: reflect.TypeFor[uint64]()}
-	}
-	*d = decimal(v)
-	return nil
-}
-
-// enqueueRequest is the body of POST /queue/enqueue. Body is the payload,
-// base64 (standard encoding, padded), as encoding/json writes a []byte.
-type enqueueRequest struct {
-	Queue   string `json:"queue"`
-	Body    []byte `json:"body"`
-	DedupID string `json:"dedup_id,omitempty"`
-	Client  string `json:"client,omitempty"`
-	Seq     uint64 `json:"seq,omitempty"`
-}
-
-// dequeueRequest is the body of POST /queue/dequeue.
-type dequeueRequest struct {
-	Queue      string  `json:"queue"`
-	Visibility *string `json:"visibility,omitempty"` // "30s"
-	Client     string  `json:"client,omitempty"`
-	Seq        uint64  `json:"seq,omitempty"`
-}
-
-// receiptRequest is the body of POST /queue/ack and /queue/nack.
-type receiptRequest struct {
-	Queue   string  `json:"queue"`
-	Receipt decimal `json:"receipt"`
-	Client  string  `json:"client,omitempty"`
-	Seq     uint64  `json:"seq,omitempty"`
-}
-
-// dequeueReply is the answer to a dequeue.
-type dequeueReply struct {
-	Queue      string  `json:"queue"`
-	Empty      bool    `json:"empty"`
-	ID         decimal `json:"id,omitempty"`
-	Receipt    decimal `json:"receipt,omitempty"`
-	Body       []byte  `json:"body,omitempty"`
-	Deliveries uint32  `json:"deliveries,omitempty"`
-	Gone       bool    `json:"gone,omitempty"`
-}
 
 // queueErrors maps the queue state machine's rejections to answers.
 var queueErrors = []struct {
@@ -110,7 +50,7 @@ func queueError(err error) *apiError {
 // enqueue serves POST /queue/enqueue: {"id", "duplicate"} once the message
 // is committed on a majority of its group.
 func (srv *Server) enqueue(w http.ResponseWriter, r *http.Request) *apiError {
-	var req enqueueRequest
+	var req apitypes.EnqueueRequest
 	if e := decode(w, r, srv.s.MaxBodyBytes, &req); e != nil {
 		return e
 	}
@@ -131,14 +71,14 @@ func (srv *Server) enqueue(w http.ResponseWriter, r *http.Request) *apiError {
 		return e
 	}
 	srv.metrics.enqueueLatency.Observe(time.Since(start).Seconds())
-	writeJSON(w, http.StatusOK, map[string]any{"queue": req.Queue, "id": decimal(res.ID), "duplicate": res.Duplicate})
+	writeJSON(w, http.StatusOK, apitypes.EnqueueReply{Queue: req.Queue, ID: apitypes.Decimal(res.ID), Duplicate: res.Duplicate})
 	return nil
 }
 
 // dequeue serves POST /queue/dequeue: the oldest ready message, in flight
 // for the visibility timeout, or {"empty": true}.
 func (srv *Server) dequeue(w http.ResponseWriter, r *http.Request) *apiError {
-	var req dequeueRequest
+	var req apitypes.DequeueRequest
 	if e := decode(w, r, srv.s.MaxBodyBytes, &req); e != nil {
 		return e
 	}
@@ -160,9 +100,9 @@ func (srv *Server) dequeue(w http.ResponseWriter, r *http.Request) *apiError {
 		return e
 	}
 	srv.metrics.dequeueLatency.Observe(time.Since(start).Seconds())
-	out := dequeueReply{Queue: req.Queue, Empty: res.Status == queue.StatusEmpty}
+	out := apitypes.DequeueReply{Queue: req.Queue, Empty: res.Status == queue.StatusEmpty}
 	if !out.Empty {
-		out.ID, out.Receipt, out.Body, out.Deliveries, out.Gone = decimal(res.ID), decimal(res.Receipt), res.Payload, res.Deliveries, res.Gone
+		out.ID, out.Receipt, out.Body, out.Deliveries, out.Gone = apitypes.Decimal(res.ID), apitypes.Decimal(res.Receipt), res.Payload, res.Deliveries, res.Gone
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
@@ -171,20 +111,27 @@ func (srv *Server) dequeue(w http.ResponseWriter, r *http.Request) *apiError {
 // ack serves POST /queue/ack: the message delivered under the receipt is
 // deleted.
 func (srv *Server) ack(w http.ResponseWriter, r *http.Request) *apiError {
-	return srv.receiptCommand(w, r, "acked", func(c queue.ClientID, seq, receipt uint64) queue.Command {
+	return srv.receiptCommand(w, r, func(c queue.ClientID, seq, receipt uint64) queue.Command {
 		return queue.Ack{Client: c, Seq: seq, Receipt: receipt}
+	}, func(req *apitypes.ReceiptRequest) any {
+		return apitypes.AckReply{Acked: true, Queue: req.Queue, Receipt: req.Receipt}
 	})
 }
 
 // nack serves POST /queue/nack: the message is ready again at once.
 func (srv *Server) nack(w http.ResponseWriter, r *http.Request) *apiError {
-	return srv.receiptCommand(w, r, "nacked", func(c queue.ClientID, seq, receipt uint64) queue.Command {
+	return srv.receiptCommand(w, r, func(c queue.ClientID, seq, receipt uint64) queue.Command {
 		return queue.Nack{Client: c, Seq: seq, Receipt: receipt}
+	}, func(req *apitypes.ReceiptRequest) any {
+		return apitypes.NackReply{Nacked: true, Queue: req.Queue, Receipt: req.Receipt}
 	})
 }
 
-func (srv *Server) receiptCommand(w http.ResponseWriter, r *http.Request, done string, build func(c queue.ClientID, seq, receipt uint64) queue.Command) *apiError {
-	var req receiptRequest
+// receiptCommand serves an ack or a nack: build makes its command, reply
+// its answer.
+func (srv *Server) receiptCommand(w http.ResponseWriter, r *http.Request, build func(c queue.ClientID, seq, receipt uint64) queue.Command,
+	reply func(req *apitypes.ReceiptRequest) any) *apiError {
+	var req apitypes.ReceiptRequest
 	if e := decode(w, r, srv.s.MaxBodyBytes, &req); e != nil {
 		return e
 	}
@@ -200,7 +147,7 @@ func (srv *Server) receiptCommand(w http.ResponseWriter, r *http.Request, done s
 	if e != nil {
 		return e
 	}
-	writeJSON(w, http.StatusOK, map[string]any{done: true, "queue": req.Queue, "receipt": req.Receipt})
+	writeJSON(w, http.StatusOK, reply(&req))
 	return nil
 }
 

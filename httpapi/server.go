@@ -40,6 +40,8 @@
 //
 // Bodies are JSON unless stated; optional fields in brackets. Durations are
 // strings ("2s", "500ms"). Message ids and receipts are decimal strings.
+// The bodies are the types of package httpapi/apitypes, which the Go
+// client (httpapi/client) shares.
 //
 //	POST /locks/acquire  {resource, mode: "exclusive"|"shared", [session], [ttl], [wait], [client, seq]}
 //	                     200 {granted: true, token, session, client, seq, resource, mode}
@@ -91,6 +93,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/distsync/distsync/httpapi/apitypes"
 	"github.com/distsync/distsync/nodes"
 )
 
@@ -250,7 +253,7 @@ func (srv *Server) health(w http.ResponseWriter, r *http.Request) *apiError {
 		return &apiError{status: http.StatusServiceUnavailable, msg: err.Error(), code: "unhealthy",
 			extra: map[string]any{"status": "unavailable", "node": string(srv.s.Self)}}
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "node": string(srv.s.Self)})
+	writeJSON(w, http.StatusOK, apitypes.Health{Status: "ok", Node: string(srv.s.Self)})
 	return nil
 }
 

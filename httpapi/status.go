@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/distsync/distsync/httpapi/apitypes"
 	"github.com/distsync/distsync/nodes"
 	"github.com/distsync/distsync/nodes/caches"
 	"github.com/distsync/distsync/nodes/locks"
@@ -131,32 +132,44 @@ func (srv *Server) status(w http.ResponseWriter, r *http.Request) *apiError {
 	if err != nil {
 		return asAPIError(err)
 	}
-	body := map[string]any{"node": string(srv.s.Self), "services": srv.s.services}
+	body := apitypes.Status{Node: string(srv.s.Self), Services: srv.s.services}
 	if l := snap.locks; l != nil {
-		body["locks"] = map[string]any{
-			"role": l.Role.String(), "term": l.Term, "leader": string(l.Leader),
-			"commit_index": l.Commit, "applied_index": l.Applied, "leader_changes": l.LeaderChanges,
-			"sessions": l.Locks.Sessions, "active_locks": l.Locks.ActiveLocks,
-			"waiting_requests": l.Locks.Waiting, "deadlocks_detected": l.Locks.Deadlocks,
-			"servers": srv.s.Locks.Servers,
+		body.Locks = &apitypes.LockStatus{
+			Role: l.Role.String(), Term: l.Term, Leader: string(l.Leader),
+			CommitIndex: l.Commit, AppliedIndex: l.Applied, LeaderChanges: l.LeaderChanges,
+			Sessions: l.Locks.Sessions, ActiveLocks: l.Locks.ActiveLocks,
+			WaitingRequests: l.Locks.Waiting, DeadlocksDetected: l.Locks.Deadlocks,
+			Servers: nodeIDs(srv.s.Locks.Servers),
 		}
 	}
 	if q := snap.queues; q != nil {
-		qs := make([]map[string]any, 0, len(q.queues))
+		qs := make([]apitypes.QueueStat, 0, len(q.queues))
 		for _, st := range q.queues {
-			qs = append(qs, map[string]any{"queue": st.Queue, "group_epoch": st.Group.Epoch, "depth": st.Depth, "in_flight": st.InFlight})
+			qs = append(qs, apitypes.QueueStat{Queue: st.Queue, GroupEpoch: st.Group.Epoch, Depth: st.Depth, InFlight: st.InFlight})
 		}
-		body["queues"] = map[string]any{"ring_epoch": q.epoch, "members": q.members, "led_queues": qs}
+		body.Queues = &apitypes.QueueStatus{RingEpoch: q.epoch, Members: nodeIDs(q.members), LedQueues: qs}
 	}
 	if c := snap.caches; c != nil {
-		body["caches"] = map[string]any{
-			"protocol": c.protocol, "capacity": c.capacity, "lines": linesByState(c.states),
-			"hits": c.stats.Hits, "misses": c.stats.Misses, "hit_rate": hitRate(c.stats),
-			"evictions": c.stats.Evictions, "coherence_messages": c.stats.Messages, "lost_writes": c.lost,
+		body.Caches = &apitypes.CacheStatus{
+			Protocol: c.protocol, Capacity: c.capacity, Lines: linesByState(c.states),
+			Hits: c.stats.Hits, Misses: c.stats.Misses, HitRate: hitRate(c.stats),
+			Evictions: c.stats.Evictions, CoherenceMessages: c.stats.Messages, LostWrites: c.lost,
 		}
 	}
 	writeJSON(w, http.StatusOK, body)
 	return nil
+}
+
+// nodeIDs converts ids to strings (nil stays nil: JSON null, as before).
+func nodeIDs(ids []nodes.NodeID) []string {
+	if ids == nil {
+		return nil
+	}
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = string(id)
+	}
+	return out
 }
 
 // linesByState names the line counts by state: "M", "E", "S", "I".

@@ -62,6 +62,11 @@ func WriteSections(w io.Writer, f Format, secs []Section) error {
 // Headline is the one-line account of a run: scenario, seed, virtual and
 // wall time, events.
 func Headline(r *scenarios.Result) string {
+	if r.Real {
+		return fmt.Sprintf("scenario %s against a real cluster: %v wall clock, %d operations — NOT deterministic: "+
+			"the kernel and the network decide what the seed decides in the simulator, so there is no trace-hash and no replay",
+			r.Scenario, r.Wall.Round(time.Millisecond), len(r.Ops))
+	}
 	return fmt.Sprintf("scenario %s, seed %d: %v virtual in %v (%d events, %.0f sim-s per wall-s)",
 		r.Scenario, r.Seed, r.Virtual, r.Wall.Round(time.Millisecond), r.Stats.Events,
 		r.Virtual.Seconds()/max(r.Wall.Seconds(), 1e-9))
@@ -74,6 +79,11 @@ func RunSummary(r *scenarios.Result) []Section {
 	secs := []Section{opsSection(r), availabilitySection(r)}
 	if len(r.Faults) > 0 || len(r.Swarm) > 0 {
 		secs = append(secs, faultsSection(r))
+	}
+	if r.Real {
+		// The simulator's and the services' counters are read from
+		// inside the nodes, which a run against a real cluster cannot do.
+		return append(secs, checksSection(r))
 	}
 	secs = append(secs, simSection(r))
 	for _, svc := range Services(r) {
@@ -247,19 +257,26 @@ func pairs(kv [][2]string) [][]string {
 }
 
 func checksSection(r *scenarios.Result) Section {
-	passed, failed := 0, 0
+	passed, failed, skipped := 0, 0, 0
 	s := Section{Header: []string{"check", "result", "detail"}}
 	for _, c := range r.Checks {
 		v := "pass"
-		if c.Passed {
+		switch {
+		case c.Skipped:
+			v = "n/a"
+			skipped++
+		case c.Passed:
 			passed++
-		} else {
+		default:
 			v = "FAIL"
 			failed++
 		}
 		s.Rows = append(s.Rows, []string{c.Name, v, c.Detail})
 	}
 	s.Title = fmt.Sprintf("Checks: %d passed, %d failed", passed, failed)
+	if skipped > 0 {
+		s.Title += fmt.Sprintf(", %d not checked", skipped)
+	}
 	return s
 }
 

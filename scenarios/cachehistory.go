@@ -147,3 +147,20 @@ func (h *CacheHistory) CheckLinearizable(timeout time.Duration) (Linearizability
 	}
 	return checkPartitioned(registerModel, byKey, func(op any) string { return op.(CacheOp).Op.Key }, timeout)
 }
+
+// NewCacheHistory returns an empty cache history stamped by now (see
+// NewHistory).
+func NewCacheHistory(now func() time.Duration) *CacheHistory {
+	h := newCacheHistory()
+	h.now = now
+	return h
+}
+
+// Crashed notes a crash in a TCP run: keys with a put in flight are left
+// out of the linearizability check, as in the simulator.
+func (h *CacheHistory) Crashed() { h.crashed() }
+
+// Lost leaves key out of the linearizability check: a TCP run cannot see
+// which M lines a crash lost, so in write-back mode it marks every key
+// written before a crash.
+func (h *CacheHistory) Lost(key string) { h.lostKeys[key] = true }

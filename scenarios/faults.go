@@ -11,6 +11,10 @@ import (
 	"github.com/distsync/distsync/sim"
 )
 
+// DescribeFault names a fault's kind ("crash", "partition", ...) and its
+// target, as run records and reports show them.
+func DescribeFault(f *spec.Fault) (kind, target string) { return describe(f) }
+
 // describe names a fault's kind and target for records and messages.
 func describe(f *spec.Fault) (kind, target string) {
 	switch {

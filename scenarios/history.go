@@ -267,3 +267,8 @@ func checkPartitioned[K cmp.Ordered](model porcupine.NondeterministicModel, byKe
 	}
 	return LinUnknown, info
 }
+
+// NewHistory returns an empty lock history stamped by now: a TCP run
+// (package scenarios/tcprun) records real clients with the wall clock
+// since its start. It is not safe for concurrent use.
+func NewHistory(now func() time.Duration) *History { return &History{now: now} }

@@ -252,3 +252,15 @@ func (h *QueueHistory) CheckFIFO() error {
 	}
 	return nil
 }
+
+// NewQueueHistory returns an empty queue history stamped by now (see
+// NewHistory).
+func NewQueueHistory(now func() time.Duration) *QueueHistory {
+	h := newQueueHistory()
+	h.now = now
+	return h
+}
+
+// Violation returns the first queue-safety violation the history saw (a
+// delivery after a successful ack), or nil.
+func (h *QueueHistory) Violation() error { return h.violation }

@@ -38,6 +38,10 @@ type Result struct {
 	Faults  []FaultRecord `json:"faults"`
 	// Swarm lists the fault kinds this seed switched on (swarm scenarios).
 	Swarm []string `json:"swarm,omitempty"`
+	// Real is set for a run against a real cluster (distsync run --tcp):
+	// it is not deterministic, has no trace-hash and cannot be replayed;
+	// Virtual is then wall-clock time too.
+	Real bool `json:"real,omitempty"`
 	// Terms is the highest Raft term reached.
 	Terms uint64 `json:"terms"`
 	// Elections is every leader taking office; LeaderLost the times the
@@ -104,6 +108,10 @@ type CheckResult struct {
 	Name   string `json:"name"`
 	Passed bool   `json:"passed"`
 	Detail string `json:"detail,omitempty"`
+	// Skipped marks a check this kind of run cannot make (a run against a
+	// real cluster cannot read every replica's state); Passed is then
+	// true, so it fails nothing, and reports say "n/a".
+	Skipped bool `json:"skipped,omitempty"`
 }
 
 // Outcome of a client operation.
@@ -248,3 +256,13 @@ func (r *Result) ReplayCommand() string {
 func (r *Result) GoTestCommand() string {
 	return fmt.Sprintf("go test ./scenarios/ -run TestScenarios/%s -seed %d", r.Scenario, r.Seed)
 }
+
+// LockOps, QueueOps and CacheOps turn a history into the operation
+// records of a Result (a TCP run builds its Result from them).
+func LockOps(h *History) []OpRecord { return lockOps(h) }
+
+// QueueOps: see LockOps.
+func QueueOps(h *QueueHistory) []OpRecord { return queueOps(h) }
+
+// CacheOps: see LockOps.
+func CacheOps(h *CacheHistory) []OpRecord { return cacheOps(h) }

@@ -79,7 +79,7 @@ complete, 2 bad input (flags, arguments, scenario files).`,
 		return nil
 	}
 	root.AddCommand(newRunCmd(), newSweepCmd(), newReplayCmd(), newShrinkCmd(), newChaosCmd(), newBenchCmd(), newReportCmd(), newRingCmd(),
-		newNodeCmd(), newClusterCmd())
+		newNodeCmd(), newClusterCmd(), newClientCmd(), newLoadCmd())
 	wrapArgs(root)
 	return root
 }

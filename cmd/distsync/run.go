@@ -23,6 +23,8 @@ type runFlags struct {
 	format string
 	// wireCheck asks RunScenario to verify the wire check.
 	wireCheck bool
+	// tcp names a cluster file: run against that real cluster.
+	tcp string
 }
 
 func newRunCmd() *cobra.Command {
@@ -50,11 +52,23 @@ fails the run deterministically. Scenario runs always do so; the flag makes
 the run an error if any delivered message skipped the codec. It changes
 neither the run nor its trace-hash.
 
+--tcp cluster.yaml runs the scenario against a real cluster instead: its
+workload over the HTTP API, its faults applied for real (a crash is a SIGKILL
+and a restart, a pause SIGSTOP and SIGCONT, partitions, loss, duplication,
+reordering and clogs go through each node's fault filter, set through its
+admin endpoint, so start the cluster with --enable-fault-injection), and the
+same history checks (linearizability, queue safety, at-least-once,
+liveness). Checks that read every replica's internal state (raft-safety,
+lock-safety, coherence) need the simulator and are reported as not checked;
+clock, disk and ring faults and triggers are refused. Such a run is not
+deterministic: no trace-hash, no replay.
+
 Exit code: 0 when every check passes, 1 when one fails, 2 on bad input.`,
 		Example: `  distsync run scenarios/leader-crash.yaml
   distsync run scenarios/leader-crash.yaml --seed 913 --trace out/913.jsonl --json out/913.json
   distsync run scenarios/leader-crash.yaml --seed 913 --report out/913
-  distsync run scenarios/queue-owner-crash.yaml --seed 7 --wire-check`,
+  distsync run scenarios/queue-owner-crash.yaml --seed 7 --wire-check
+  distsync cluster up --nodes 3 --enable-fault-injection && distsync run scenarios/leader-crash.yaml --tcp out/cluster/cluster.yaml`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runRun(cmd, args[0], f) },
 	}
@@ -65,6 +79,7 @@ Exit code: 0 when every check passes, 1 when one fails, 2 on bad input.`,
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the verdict and the trace-hash")
 	fl.StringVar(&f.report, "report", "", "write a report directory (index.html, summary.md, plots) here")
 	fl.StringVar(&f.format, "format", "text", "terminal output: text, md or json (the result)")
+	fl.StringVar(&f.tcp, "tcp", "", "run against the real cluster of this cluster file (started with --enable-fault-injection for network faults): not deterministic")
 	fl.BoolVar(&f.wireCheck, "wire-check", false, "verify that every message round-trips through the TCP codec (the wire check, on in every scenario run)")
 	return cmd
 }
@@ -92,6 +107,9 @@ func runRun(cmd *cobra.Command, path string, f runFlags) error {
 	}
 	if err := checkReportDir(f.report); err != nil {
 		return err
+	}
+	if f.tcp != "" {
+		return runTCP(cmd, s, f, format)
 	}
 	opts := scenarios.RunOptions{Seed: sim.Seed(f.seed), WireCheck: f.wireCheck}
 	var trace *outFile
@@ -147,7 +165,9 @@ func printRun(out io.Writer, format outputFormat, res *scenarios.Result, quiet b
 		}
 	}
 	printVerdict(out, res)
-	fmt.Fprintf(out, "trace-hash: %s\n", res.TraceHash)
+	if !res.Real {
+		fmt.Fprintf(out, "trace-hash: %s\n", res.TraceHash)
+	}
 	return nil
 }
 
@@ -232,5 +252,9 @@ func printVerdict(out io.Writer, r *scenarios.Result) {
 		return
 	}
 	fmt.Fprintf(out, "FAIL %s at t=%v: %s\n", r.Failure.Check, r.Failure.At, r.Failure.Message)
+	if r.Real {
+		fmt.Fprintln(out, "(a run against a real cluster cannot be replayed; run the scenario in the simulator and sweep its seeds)")
+		return
+	}
 	fmt.Fprintf(out, "replay: %s\n", r.ReplayCommand())
 }
