@@ -128,13 +128,18 @@ func runRun(cmd *cobra.Command, path string, f runFlags) error {
 	if err != nil {
 		return err
 	}
+	return finishRun(cmd, f, format, res)
+}
+
+// finishRun writes a run's JSON, prints it, writes its report, and turns
+// a failed check into exit code 1.
+func finishRun(cmd *cobra.Command, f runFlags, format outputFormat, res *scenarios.Result) error {
 	if f.json != "" {
 		if err := writeJSON(f.json, res); err != nil {
 			return err
 		}
 	}
-	out := cmd.OutOrStdout()
-	if err := printRun(out, format, res, f.quiet); err != nil {
+	if err := printRun(cmd.OutOrStdout(), format, res, f.quiet); err != nil {
 		return err
 	}
 	if f.report != "" {

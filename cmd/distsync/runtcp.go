@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/distsync/distsync/cluster"
-	"github.com/distsync/distsync/reports"
 	"github.com/distsync/distsync/scenarios/spec"
 	"github.com/distsync/distsync/scenarios/tcprun"
 )
@@ -38,24 +37,5 @@ func runTCP(cmd *cobra.Command, s *spec.Scenario, f runFlags, format outputForma
 	if err != nil {
 		return usageError{err}
 	}
-	res.Real = true
-	if f.json != "" {
-		if err := writeJSON(f.json, res); err != nil {
-			return err
-		}
-	}
-	if err := printRun(cmd.OutOrStdout(), format, res, f.quiet); err != nil {
-		return err
-	}
-	if f.report != "" {
-		index, err := reports.WriteRun(f.report, res, reports.RunOptions{})
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(cmd.ErrOrStderr(), "report: %s\n", index)
-	}
-	if !res.Passed {
-		return errChecksFailed
-	}
-	return nil
+	return finishRun(cmd, f, format, res)
 }
