@@ -56,6 +56,14 @@ type Config struct {
 	// MaxValueBytes bounds a put's value (default 1 MiB, at most
 	// MaxValueBytesLimit).
 	MaxValueBytes int
+	// DisableGroupCommit makes a node persist and sync the keys an event
+	// dirtied at the end of that event, before sending what it caused. By
+	// default it defers that, and everything the event would send, to a
+	// flush timer of 1ns, which the runtime fires after the events already
+	// waiting for the node: the keys dirtied by all of them are persisted
+	// with one fsync (group commit), and their messages and replies sent
+	// after it.
+	DisableGroupCommit bool
 	// Observer, if not nil, watches every node.
 	Observer Observer
 }

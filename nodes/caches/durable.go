@@ -12,8 +12,11 @@ import (
 
 // File names on a cache node's Disk.
 const (
-	bootFile    = "boot"    // the boot counter: the reliable endpoint's epoch
-	durableFile = "durable" // the protocol's durable state (mesi.Durable)
+	bootFile = "boot" // the boot counter: the reliable endpoint's epoch
+	// durableFile held the protocol's whole durable state (mesi.Durable),
+	// rewritten after every event, before the log of store: read once if
+	// there is no snapshot yet, then removed.
+	durableFile = "durable"
 	tmpSuffix   = ".tmp"
 	// readTries is how often a file whose checksum fails is read again
 	// (a read may be corrupted by an injected fault).

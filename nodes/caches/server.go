@@ -14,6 +14,8 @@ import (
 
 const (
 	timerTick = "tick"
+	// timerFlush fires the group commit (see Config.DisableGroupCommit).
+	timerFlush = "flush"
 	// maxClients bounds the per-client reply cache; the oldest is evicted.
 	maxClients = 1024
 	// maxBacklog bounds, per peer, the protocol messages waiting for room
@@ -26,7 +28,8 @@ const (
 
 // Server is one cache node (or, in broadcast mode, the memory node): a
 // mesi.Protocol driven over reliable per-pair FIFO streams, with its
-// durable side persisted before any message it caused is sent.
+// durable side persisted before any message it caused is sent (see
+// commit.go: per-key log records, group-committed).
 //
 // A peer that restarts loses what was in flight to and from it; the node
 // then crashes its own cache side (mesi Crash: lines, transactions and
@@ -41,11 +44,18 @@ type Server struct {
 	epoch uint64
 	proto mesi.Protocol
 	dur   mesi.Durable
+	store *store
 	ep    *reliable.Endpoint
 
-	// Per event: payloads to send (after persisting), packets to transmit.
+	// Per event: payloads to hand to the streams.
 	sends []outMsg
-	pkts  []reliable.Packet
+	// Until the next commit: packets to transmit and replies to send,
+	// held while the durable state they may depend on is not synced.
+	pkts []reliable.Packet
+	held []heldReply
+	// flushArmed: a timerFlush is pending; everything is held until it
+	// fires.
+	flushArmed bool
 	// backlog holds, per peer, payloads reliable.Send refused
 	// (ErrBackpressure), in order.
 	backlog map[nodes.NodeID][][]byte
@@ -87,8 +97,14 @@ type Stats struct {
 	// Resent counts answers sent again to a restarted peer's new
 	// incarnation (see resendToNewIncarnation).
 	Resent uint64
-	// Persists counts writes of the durable state.
+	// Persists counts syncs of the durable state's log (each one a group
+	// commit of the keys dirtied since the one before).
 	Persists uint64
+	// LogRecords counts the per-key records appended to the log.
+	LogRecords uint64
+	// Compactions counts the snapshots written (one at every boot, then
+	// whenever the log outgrows the last snapshot).
+	Compactions uint64
 	// Backlogged counts payloads that waited for room in a stream.
 	Backlogged uint64
 	// BadPayloads counts delivered payloads that did not decode.
@@ -111,7 +127,13 @@ func NewServer(cfg Config) (nodes.Factory, error) {
 func (s *Server) Protocol() mesi.Protocol { return s.proto }
 
 // Stats returns the node's counters.
-func (s *Server) Stats() Stats { return s.stats }
+func (s *Server) Stats() Stats {
+	st := s.stats
+	if s.store != nil {
+		st.Persists, st.LogRecords, st.Compactions = s.store.stats.syncs, s.store.stats.records, s.store.stats.compactions
+	}
+	return st
+}
 
 // now is the time the protocol and the streams see.
 func (s *Server) now() time.Duration { return s.env.Now().Sub(s.start) }
@@ -157,17 +179,19 @@ func (s *Server) Start(env nodes.Env) {
 		}
 		s.proto, s.dur = d, d
 	}
-	switch b, err := readSealed(env.Disk(), durableFile); {
-	case errors.Is(err, errMissing):
-	case err != nil:
+	if s.store, err = openStore(env.Disk(), s.dur); err != nil {
 		panic(fmt.Sprintf("caches: node %s: durable state: %v", s.self, err))
-	default:
-		if err := s.dur.RestoreDurable(b); err != nil {
-			panic(fmt.Sprintf("caches: node %s: durable state: %v", s.self, err))
-		}
+	}
+	if st := s.store.stats; st.replayed > 0 || st.truncated > 0 {
+		s.env.Logf("caches: recovered: %d log records replayed, a torn tail of %d bytes cut", st.replayed, st.truncated)
 	}
 	s.dur.SetTxnBase(epoch << 32)
 	s.dur.Restart() // a restarted node behaves like one that crashed (Resets first) and lost what it had in flight
+	// Restart may change every key: a snapshot rather than a record each,
+	// which also leaves the log empty.
+	if err := s.store.compact(); err != nil {
+		panic(fmt.Sprintf("caches: node %s: persist: %v", s.self, err))
+	}
 	s.ep, err = reliable.New(reliable.Config{Self: reliable.NodeID(s.self), Epoch: epoch, RTO: 10 * s.cfg.Tick,
 		MaxPayload: s.cfg.MaxValueBytes + payloadSlack})
 	if err != nil {
@@ -180,9 +204,15 @@ func (s *Server) Start(env nodes.Env) {
 	s.afterEvent()
 }
 
-// Fire implements nodes.Node: the streams' tick.
+// Fire implements nodes.Node: the streams' tick, or the group commit.
 func (s *Server) Fire(t nodes.Timer) {
-	if t.Kind != timerTick {
+	switch t.Kind {
+	case timerFlush:
+		s.flushArmed = false
+		s.commit()
+		return
+	case timerTick:
+	default:
 		return
 	}
 	s.pkts = append(s.pkts, s.ep.Tick(s.now())...)
@@ -211,6 +241,10 @@ func (s *Server) onPacket(from nodes.NodeID, p reliable.Packet) {
 	del, out, reset := s.ep.Receive(p, s.now())
 	s.pkts = append(s.pkts, out...)
 	if reset {
+		// What the events before it completed is committed first, as if
+		// each had committed on its own: the crash of the cache side must
+		// not overtake the replies to writes it is about to lose.
+		s.commit()
 		s.peerRestarted(from)
 		s.resendToNewIncarnation(from)
 	}
@@ -296,7 +330,7 @@ func (s *Server) onRequest(from nodes.NodeID, r *Request) {
 		switch {
 		case r.Req == c.lastReq && c.reply != nil:
 			s.stats.Duplicates++
-			s.env.Send(from, c.reply)
+			s.reply(from, c.reply)
 			return
 		case r.Req < c.lastReq || r.Req == c.inflight:
 			s.stats.Duplicates++
@@ -390,34 +424,6 @@ func (s *Server) drainOutbox() {
 	}
 }
 
-// afterEvent finishes an event: persist the durable side if it changed,
-// then hand the payloads to the streams, transmit, and answer clients.
-func (s *Server) afterEvent() {
-	s.drainOutbox()
-	done := s.proto.Completions()
-	if s.dur.DurableDirty() {
-		if err := writeSealed(s.env.Disk(), durableFile, s.dur.Durable()); err != nil {
-			panic(fmt.Sprintf("caches: node %s: persist: %v", s.self, err))
-		}
-		s.stats.Persists++
-	}
-	now := s.now()
-	for _, peer := range s.cfg.members() {
-		s.flushBacklog(peer, now)
-	}
-	for _, o := range s.sends {
-		s.send(o.to, o.payload, now)
-	}
-	s.sends = s.sends[:0]
-	for _, p := range s.pkts {
-		s.env.Send(nodes.NodeID(p.To), &Packet{P: p})
-	}
-	s.pkts = s.pkts[:0]
-	for _, c := range done {
-		s.complete(c)
-	}
-}
-
 // send hands one payload to the stream to peer, or to its backlog.
 func (s *Server) send(to nodes.NodeID, payload []byte, now time.Duration) {
 	if q := s.backlog[to]; len(q) > 0 {
@@ -463,27 +469,6 @@ func (s *Server) flushBacklog(peer nodes.NodeID, now time.Duration) {
 	} else {
 		s.backlog[peer] = q
 	}
-}
-
-// complete answers the client waiting for a completed operation.
-func (s *Server) complete(c mesi.Completion) {
-	if s.cfg.Observer != nil {
-		s.cfg.Observer.Completed(s.self, c)
-	}
-	w, ok := s.waiting[c.Req]
-	if !ok {
-		return
-	}
-	delete(s.waiting, c.Req)
-	r := &Reply{Client: w.client, Req: w.req, Found: c.Version != 0 || w.put, Value: c.Value, Version: c.Version, Hit: c.Hit}
-	if len(r.Value) == 0 {
-		r.Value = nil
-	}
-	if cs := s.clients[w.client]; cs != nil && cs.inflight == w.req {
-		cs.inflight, cs.lastReq, cs.reply = 0, w.req, r
-	}
-	s.stats.Replies++
-	s.env.Send(w.from, r)
 }
 
 // Epoch returns this incarnation's epoch (its boot counter).

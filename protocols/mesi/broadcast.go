@@ -33,8 +33,9 @@ type Broadcast struct {
 
 	// Memory side (durable).
 	store map[string]Write
-	// dirty: the store may have changed since the last Durable.
-	dirty bool
+	// dirtyKeys are the keys of the store written since the last
+	// DirtyKeys, Durable or RestoreDurable.
+	dirtyKeys map[string]struct{}
 
 	outbox []Message
 	done   []Completion
@@ -95,6 +96,7 @@ func NewBroadcast(cfg Config) (*Broadcast, error) {
 		waiting:    map[string][]op{},
 		writeBacks: map[string]int{},
 		store:      map[string]Write{},
+		dirtyKeys:  map[string]struct{}{},
 	}
 	for _, n := range cfg.Nodes {
 		if n != cfg.Self && n != cfg.Memory {
@@ -160,7 +162,6 @@ func (b *Broadcast) Deliver(m Message, now time.Duration) {
 		panic(fmt.Sprintf("mesi: node %s delivered a message for %s: %v", b.cfg.Self, m.To, m))
 	}
 	if b.memory {
-		b.dirty = b.dirty || m.Kind == MemWrite
 		b.memoryDeliver(m)
 		return
 	}
@@ -337,6 +338,7 @@ func (b *Broadcast) memoryDeliver(m Message) {
 		b.send(Message{Kind: MemData, Key: m.Key, To: m.From, Txn: m.Txn, Value: w.Value, Version: w.Version})
 	case MemWrite:
 		b.store[m.Key] = Write{Value: m.Value, Version: m.Version}
+		b.dirtyKeys[m.Key] = struct{}{}
 		b.send(Message{Kind: MemWriteAck, Key: m.Key, To: m.From, Txn: m.Txn})
 	default:
 		panic(fmt.Sprintf("mesi: memory node %s: unexpected %v", b.cfg.Self, m))

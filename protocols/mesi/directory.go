@@ -86,8 +86,9 @@ type Directory struct {
 
 	// Home side (durable).
 	entries map[string]*entry
-	// dirty: the home side may have changed since the last Durable.
-	dirty bool
+	// dirtyKeys are the home keys whose entry may have changed since the
+	// last DirtyKeys, Durable or RestoreDurable.
+	dirtyKeys map[string]struct{}
 
 	outbox []Message
 	done   []Completion
@@ -119,12 +120,13 @@ func NewDirectory(cfg Config) (*Directory, error) {
 		return nil, fmt.Errorf("mesi: Config.Capacity %d: must be at least 1", cfg.Capacity)
 	}
 	return &Directory{
-		cfg:      cfg,
-		cache:    c,
-		pending:  map[string]*txn{},
-		evicting: map[string]*eviction{},
-		waiting:  map[string][]op{},
-		entries:  map[string]*entry{},
+		cfg:       cfg,
+		cache:     c,
+		pending:   map[string]*txn{},
+		evicting:  map[string]*eviction{},
+		waiting:   map[string][]op{},
+		entries:   map[string]*entry{},
+		dirtyKeys: map[string]struct{}{},
 	}, nil
 }
 
@@ -211,7 +213,6 @@ func (d *Directory) Deliver(m Message, now time.Duration) {
 		panic(fmt.Sprintf("mesi: node %s delivered a message for %s: %v", d.cfg.Self, m.To, m))
 	}
 	if m.Kind.toHome() {
-		d.dirty = true
 		d.homeDeliver(m)
 		return
 	}
@@ -278,6 +279,7 @@ func (d *Directory) Restart() {
 	d.Crash()
 	for _, key := range d.HomeKeys() {
 		e := d.entries[key]
+		d.markDirty(key)
 		maybe := func(n NodeID) {
 			if n != "" && n != d.cfg.Self {
 				e.awaiting = addSharer(e.awaiting, n)
@@ -297,7 +299,6 @@ func (d *Directory) Restart() {
 			e.state = DirI
 		}
 	}
-	d.dirty = true
 }
 
 // LostWrites returns the number of M lines (each holding at least one

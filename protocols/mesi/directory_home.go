@@ -146,6 +146,7 @@ func (d *Directory) homeDeliver(m Message) {
 	if h := d.cfg.Home(m.Key); h != d.cfg.Self {
 		panic(fmt.Sprintf("mesi: node %s got %v but the home of %q is %s", d.cfg.Self, m, m.Key, h))
 	}
+	d.markDirty(m.Key)
 	e := d.homeEntry(m.Key)
 	switch m.Kind {
 	case GetS, GetM:
@@ -290,6 +291,9 @@ func (d *Directory) homePutM(key string, e *entry, m Message) {
 func (d *Directory) homeReset(x NodeID) {
 	for _, key := range d.HomeKeys() {
 		e := d.entries[key]
+		if e.involves(x) {
+			d.markDirty(key)
+		}
 		e.queue = slices.DeleteFunc(e.queue, func(m Message) bool { return m.From == x })
 		e.sharers = removeSharer(e.sharers, x)
 		e.invalidated = removeSharer(e.invalidated, x)

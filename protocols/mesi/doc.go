@@ -85,7 +85,8 @@
 // forwarded requests and queued client operations (which never complete);
 // LostWrites counts the M lines lost. The home side (memory and directory
 // entries, transient ones included) is durable: the node layer persists
-// it. Crash leaves in the outbox a Reset for every node of Config.Nodes,
+// it, whole (HomeState) or key by key (DirtyHomeKeys, AppendHomeEntry;
+// see Durable). Crash leaves in the outbox a Reset for every node of Config.Nodes,
 // to be sent before anything else. A home handling a Reset from x (after
 // everything x sent before crashing, by FIFO order) forgets x as sharer
 // and owner, drops x's queued requests, serves from memory any request it

@@ -12,22 +12,43 @@ import (
 // or the store of Broadcast's memory node. Directory and Broadcast
 // implement it.
 //
-// A node restarted from disk builds a fresh protocol, calls
-// RestoreDurable with the last state it persisted, SetTxnBase with a base
-// above every transaction id its earlier incarnations used, and then
-// Crash, so that it behaves exactly like a node that crashed (a Directory
-// then sends its Resets first).
+// It can be persisted whole (Durable, a snapshot) or key by key: the
+// state is a map from key to a record, and DirtyKeys names the keys whose
+// record may have changed since the last call. A node layer logs
+// AppendKeyRecord of each dirty key and, at restart, calls
+// RestoreDurable with its last snapshot and RestoreKeyRecord with each
+// record logged after it, in order: that rebuilds exactly the state the
+// node had when it logged its last record.
+//
+// A node restarted from disk builds a fresh protocol, restores its
+// durable state, calls SetTxnBase with a base above every transaction id
+// its earlier incarnations used, and then Restart, so that it behaves
+// exactly like a node that crashed (a Directory then sends its Resets
+// first).
 type Durable interface {
 	// Durable returns the canonical encoding of the durable state (keys
-	// sorted) and clears DurableDirty.
+	// sorted) and clears DurableDirty and the dirty keys.
 	Durable() []byte
 	// DurableDirty reports whether the durable state may have changed
-	// since the last Durable (or RestoreDurable).
+	// since the last Durable, DirtyKeys or RestoreDurable: whether
+	// DirtyKeys would return a key.
 	DurableDirty() bool
 	// RestoreDurable replaces the durable state by one Durable returned.
 	// The error wraps ErrCorrupt and names the field; the state is then
 	// unchanged.
 	RestoreDurable(b []byte) error
+	// DirtyKeys returns, sorted, the keys whose record may have changed
+	// since the last DirtyKeys, Durable or RestoreDurable, and forgets
+	// them. Every key whose record did change is among them.
+	DirtyKeys() []string
+	// AppendKeyRecord appends to dst the record of key: its current
+	// durable state, or, if it has none, a record that deletes it.
+	AppendKeyRecord(dst []byte, key string) []byte
+	// RestoreKeyRecord sets the durable state of one key to what an
+	// AppendKeyRecord record holds. It does not make the key dirty. The
+	// error wraps ErrCorrupt and names the field; the state is then
+	// unchanged.
+	RestoreKeyRecord(b []byte) error
 	// SetTxnBase makes the transaction ids of the cache side continue
 	// above base (they are unique per node for its lifetime).
 	SetTxnBase(base uint64)
@@ -50,9 +71,9 @@ const (
 // Durable returns the canonical encoding of the home side (HomeState).
 func (d *Directory) Durable() []byte { return d.HomeState() }
 
-// DurableDirty reports whether a message for the home side was delivered
-// since the last Durable or RestoreDurable.
-func (d *Directory) DurableDirty() bool { return d.dirty }
+// DurableDirty reports whether some home entry may have changed since
+// the last Durable, DirtyKeys or RestoreDurable.
+func (d *Directory) DurableDirty() bool { return len(d.dirtyKeys) > 0 }
 
 // RestoreDurable is RestoreHome.
 func (d *Directory) RestoreDurable(b []byte) error { return d.RestoreHome(b) }
@@ -63,42 +84,54 @@ func (d *Directory) SetTxnBase(base uint64) { d.nextTxn = max(d.nextTxn, base) }
 // HomeState returns the canonical encoding of the home side: for every
 // key with an entry, in key order, its memory (value, version), its
 // directory entry (state, owner and owner transaction, sharers, grant
-// count), the forwarded request it waits for, if any, and its queued
-// requests. It clears DurableDirty.
+// count), the forwarded request it waits for, if any, the nodes it
+// invalidated and awaits, and its queued requests. It clears DurableDirty
+// (the whole state is in it: no key is dirty any more).
 func (d *Directory) HomeState() []byte {
-	d.dirty = false
-	keys := slices.Sorted(maps.Keys(d.entries))
+	clear(d.dirtyKeys)
+	return d.homeState()
+}
+
+// homeState is HomeState without clearing the dirty keys.
+func (d *Directory) homeState() []byte {
+	keys := d.HomeKeys()
 	b := []byte{homeStateVersion}
 	b = binary.AppendUvarint(b, uint64(len(keys)))
 	for _, k := range keys {
-		e := d.entries[k]
 		b = appendString(b, k)
-		b = appendString(b, string(e.value))
-		b = binary.AppendUvarint(b, e.version)
-		b = append(b, byte(e.state))
-		b = appendString(b, string(e.owner))
-		b = binary.AppendUvarint(b, e.ownerTxn)
-		b = appendNodes(b, e.sharers)
-		b = binary.AppendUvarint(b, e.grant)
-		if w := e.busy; w == nil {
-			b = append(b, 0)
-		} else {
-			b = append(b, 1, byte(w.kind))
-			b = appendString(b, string(w.on))
-			b = binary.AppendUvarint(b, w.onTxn)
-			b = appendString(b, string(w.req))
-			b = binary.AppendUvarint(b, w.reqTxn)
-			b = binary.AppendUvarint(b, w.grant)
-			b = append(b, boolByte(w.reqReset))
-		}
-		b = appendNodes(b, e.invalidated)
-		b = appendNodes(b, e.awaiting)
-		b = binary.AppendUvarint(b, uint64(len(e.queue)))
-		for _, m := range e.queue {
-			mb := AppendMessage(nil, m)
-			b = binary.AppendUvarint(b, uint64(len(mb)))
-			b = append(b, mb...)
-		}
+		b = appendEntry(b, d.entries[k])
+	}
+	return b
+}
+
+// appendEntry appends the fields of one home entry, as HomeState and
+// AppendHomeEntry encode them.
+func appendEntry(b []byte, e *entry) []byte {
+	b = appendString(b, string(e.value))
+	b = binary.AppendUvarint(b, e.version)
+	b = append(b, byte(e.state))
+	b = appendString(b, string(e.owner))
+	b = binary.AppendUvarint(b, e.ownerTxn)
+	b = appendNodes(b, e.sharers)
+	b = binary.AppendUvarint(b, e.grant)
+	if w := e.busy; w == nil {
+		b = append(b, 0)
+	} else {
+		b = append(b, 1, byte(w.kind))
+		b = appendString(b, string(w.on))
+		b = binary.AppendUvarint(b, w.onTxn)
+		b = appendString(b, string(w.req))
+		b = binary.AppendUvarint(b, w.reqTxn)
+		b = binary.AppendUvarint(b, w.grant)
+		b = append(b, boolByte(w.reqReset))
+	}
+	b = appendNodes(b, e.invalidated)
+	b = appendNodes(b, e.awaiting)
+	b = binary.AppendUvarint(b, uint64(len(e.queue)))
+	for _, m := range e.queue {
+		mb := AppendMessage(nil, m)
+		b = binary.AppendUvarint(b, uint64(len(mb)))
+		b = append(b, mb...)
 	}
 	return b
 }
@@ -121,49 +154,7 @@ func (d *Directory) RestoreHome(b []byte) error {
 			r.fail("home.key", fmt.Sprintf("%q empty or not after %q", k, prev))
 		}
 		prev = k
-		e := &entry{}
-		if v := r.string("home.value", d.cfg.MaxValueBytes); v != "" {
-			e.value = []byte(v)
-		}
-		e.version = r.uvarint("home.version")
-		e.state = DirState(r.byte("home.state"))
-		if r.err == nil && e.state > DirEM {
-			r.fail("home.state", fmt.Sprintf("%d unknown", e.state))
-		}
-		e.owner = NodeID(r.string("home.owner", MaxNodeIDBytes))
-		e.ownerTxn = r.uvarint("home.owner_txn")
-		e.sharers = r.nodes("home.sharers")
-		e.grant = r.uvarint("home.grant")
-		if r.bool("home.busy") {
-			w := &wait{kind: MsgKind(r.byte("home.busy.kind"))}
-			if r.err == nil && w.kind != GetS && w.kind != GetM {
-				r.fail("home.busy.kind", fmt.Sprintf("%d is not GetS or GetM", w.kind))
-			}
-			w.on = NodeID(r.string("home.busy.on", MaxNodeIDBytes))
-			w.onTxn = r.uvarint("home.busy.on_txn")
-			w.req = NodeID(r.string("home.busy.req", MaxNodeIDBytes))
-			w.reqTxn = r.uvarint("home.busy.req_txn")
-			w.grant = r.uvarint("home.busy.grant")
-			w.reqReset = r.bool("home.busy.req_reset")
-			e.busy = w
-		}
-		e.invalidated = r.nodes("home.invalidated")
-		e.awaiting = r.nodes("home.awaiting")
-		nq := r.count("home.queue", 1)
-		for j := 0; j < nq && r.err == nil; j++ {
-			l := r.count("home.queue.message", 1)
-			if r.err != nil {
-				break
-			}
-			m, err := DecodeMessage(r.buf[r.off:r.off+l], d.cfg.MaxKeyBytes, d.cfg.MaxValueBytes)
-			if err != nil {
-				r.fail("home.queue.message", err.Error())
-				break
-			}
-			r.off += l
-			e.queue = append(e.queue, m)
-		}
-		entries[k] = e
+		entries[k] = r.entry(d.cfg)
 	}
 	if r.err == nil && r.off != len(r.buf) {
 		r.fail("home", fmt.Sprintf("%d trailing bytes", len(r.buf)-r.off))
@@ -172,8 +163,55 @@ func (d *Directory) RestoreHome(b []byte) error {
 		return r.err
 	}
 	d.entries = entries
-	d.dirty = false
+	clear(d.dirtyKeys)
 	return nil
+}
+
+// entry reads the fields appendEntry wrote.
+func (r *reader) entry(cfg Config) *entry {
+	e := &entry{}
+	if v := r.string("home.value", cfg.MaxValueBytes); v != "" {
+		e.value = []byte(v)
+	}
+	e.version = r.uvarint("home.version")
+	e.state = DirState(r.byte("home.state"))
+	if r.err == nil && e.state > DirEM {
+		r.fail("home.state", fmt.Sprintf("%d unknown", e.state))
+	}
+	e.owner = NodeID(r.string("home.owner", MaxNodeIDBytes))
+	e.ownerTxn = r.uvarint("home.owner_txn")
+	e.sharers = r.nodes("home.sharers")
+	e.grant = r.uvarint("home.grant")
+	if r.bool("home.busy") {
+		w := &wait{kind: MsgKind(r.byte("home.busy.kind"))}
+		if r.err == nil && w.kind != GetS && w.kind != GetM {
+			r.fail("home.busy.kind", fmt.Sprintf("%d is not GetS or GetM", w.kind))
+		}
+		w.on = NodeID(r.string("home.busy.on", MaxNodeIDBytes))
+		w.onTxn = r.uvarint("home.busy.on_txn")
+		w.req = NodeID(r.string("home.busy.req", MaxNodeIDBytes))
+		w.reqTxn = r.uvarint("home.busy.req_txn")
+		w.grant = r.uvarint("home.busy.grant")
+		w.reqReset = r.bool("home.busy.req_reset")
+		e.busy = w
+	}
+	e.invalidated = r.nodes("home.invalidated")
+	e.awaiting = r.nodes("home.awaiting")
+	nq := r.count("home.queue", 1)
+	for j := 0; j < nq && r.err == nil; j++ {
+		l := r.count("home.queue.message", 1)
+		if r.err != nil {
+			break
+		}
+		m, err := DecodeMessage(r.buf[r.off:r.off+l], cfg.MaxKeyBytes, cfg.MaxValueBytes)
+		if err != nil {
+			r.fail("home.queue.message", err.Error())
+			break
+		}
+		r.off += l
+		e.queue = append(e.queue, m)
+	}
+	return e
 }
 
 // Durable returns the canonical encoding of the memory node's store
@@ -181,8 +219,8 @@ func (d *Directory) RestoreHome(b []byte) error {
 func (b *Broadcast) Durable() []byte { return b.MemoryState() }
 
 // DurableDirty reports whether a MemWrite was stored since the last
-// Durable or RestoreDurable.
-func (b *Broadcast) DurableDirty() bool { return b.dirty }
+// Durable, DirtyKeys or RestoreDurable.
+func (b *Broadcast) DurableDirty() bool { return len(b.dirtyKeys) > 0 }
 
 // RestoreDurable is RestoreMemory.
 func (b *Broadcast) RestoreDurable(p []byte) error { return b.RestoreMemory(p) }
@@ -193,7 +231,12 @@ func (b *Broadcast) SetTxnBase(base uint64) { b.nextTxn = max(b.nextTxn, base) }
 // MemoryState returns the canonical encoding of the store: every key, in
 // order, with its value and version. It clears DurableDirty.
 func (b *Broadcast) MemoryState() []byte {
-	b.dirty = false
+	clear(b.dirtyKeys)
+	return b.memoryState()
+}
+
+// memoryState is MemoryState without clearing the dirty keys.
+func (b *Broadcast) memoryState() []byte {
 	keys := slices.Sorted(maps.Keys(b.store))
 	out := []byte{memoryStateVersion}
 	out = binary.AppendUvarint(out, uint64(len(keys)))
@@ -237,7 +280,7 @@ func (b *Broadcast) RestoreMemory(p []byte) error {
 		return r.err
 	}
 	b.store = store
-	b.dirty = false
+	clear(b.dirtyKeys)
 	return nil
 }
 
