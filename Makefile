@@ -6,7 +6,7 @@ BENCH   ?= .
 COUNT   ?= 5
 FUZZTIME ?= 30s
 
-.PHONY: all build test test-short race bench bench-etcd lint demo fuzz clean
+.PHONY: all build test test-short race bench bench-etcd bench-locks lint demo fuzz clean
 
 all: build
 
@@ -31,6 +31,16 @@ bench:
 # the main module does not depend on etcd).
 bench-etcd:
 	cd bench && $(GO) test -run '^$$' -bench . -benchmem -benchtime 2s -count $(COUNT) .
+
+# Lock throughput, distsync against etcd in the same run: a 3-node distsync
+# cluster (HTTP acquire + release) and an embedded 3-member etcd cluster
+# (concurrency.Mutex), both on loopback with fsync on; table on stdout,
+# JSON in out/lockcompare.json. See bench/README.md.
+CLIENTS  ?= 64
+DURATION ?= 10s
+bench-locks:
+	mkdir -p out
+	cd bench && $(GO) run ./cmd/lockcompare --clients $(CLIENTS) --duration $(DURATION) --json ../out/lockcompare.json
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
