@@ -25,6 +25,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -160,22 +161,24 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep := &Report{Clients: cfg.Clients, Duration: cfg.Duration.String(), Warmup: cfg.Warmup.String(),
 		Resources: cfg.Resources, GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(),
 		GoVersion: runtime.Version()}
-	for _, s := range cfg.Systems {
+	for i, s := range cfg.Systems {
+		sub := filepath.Join(dir, fmt.Sprintf("%d-%s", i+1, s)) // a system may run twice
 		runtime.GC()
 		var res *Result
 		var err error
 		switch s {
 		case Etcd:
 			rep.Versions = append(rep.Versions, "etcd "+etcdVersion())
-			res, err = runEtcd(ctx, cfg, filepath.Join(dir, "etcd"))
+			res, err = runEtcd(ctx, cfg, sub)
 		case Distsync:
 			rep.Versions = append(rep.Versions, "distsync (this tree)")
-			res, err = runDistsync(ctx, cfg, filepath.Join(dir, "distsync"))
+			res, err = runDistsync(ctx, cfg, sub)
 		}
 		if err != nil {
 			return rep, fmt.Errorf("lockcompare: %s: %w", s, err)
 		}
 		rep.Results = append(rep.Results, *res)
+		settle(cfg, sub, cfg.Dir == "")
 		runtime.GC()
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
@@ -194,6 +197,21 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		rep.Ratio = d / e
 	}
 	return rep, nil
+}
+
+// settle leaves the machine as the next system should find it: the data
+// of the system that ran removed (if temporary) and every dirty page
+// written back (sync(2)), so that the next system's fsyncs do not wait
+// behind the previous system's writeback: without it, whichever system
+// ran second could find the disk still busy with the first one's files.
+func settle(cfg Config, dir string, remove bool) {
+	start := time.Now()
+	if remove {
+		_ = os.RemoveAll(dir)
+	}
+	syscall.Sync()
+	time.Sleep(time.Second)
+	fmt.Fprintf(cfg.Log, "settled in %v (data removed: %v, sync(2))\n", time.Since(start).Round(time.Millisecond), remove)
 }
 
 // opFunc runs one op (acquire + release) of resource r for one client.
