@@ -14,12 +14,7 @@ import (
 )
 
 // lockErrors maps the lock table's rejections to answers.
-var lockErrors = []struct {
-	sentinel error
-	status   int
-	code     string
-	field    string
-}{
+var lockErrors = []rejection{
 	{lockmgr.ErrWouldBlock, http.StatusConflict, "would_block", ""},
 	{lockmgr.ErrTimeout, http.StatusRequestTimeout, "wait_timeout", ""},
 	{lockmgr.ErrDeadlockVictim, http.StatusConflict, "deadlock_victim", ""},
@@ -43,18 +38,7 @@ var lockErrors = []struct {
 }
 
 // lockError turns a rejection by the lock table into an answer.
-func lockError(err error) *apiError {
-	for _, le := range lockErrors {
-		if errors.Is(err, le.sentinel) {
-			e := &apiError{status: le.status, msg: err.Error(), code: le.code, field: le.field}
-			if le.status == http.StatusTooManyRequests {
-				e.retryAfter = time.Second
-			}
-			return e
-		}
-	}
-	return &apiError{status: http.StatusConflict, msg: fmt.Sprint(err), code: "rejected"}
-}
+func lockError(err error) *apiError { return rejected(lockErrors, err) }
 
 // lockPrep checks, on the event loop, that this node leads the lock group
 // (else a redirect or "no quorum"), and returns the owner of session sid

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -15,12 +14,7 @@ import (
 )
 
 // queueErrors maps the queue state machine's rejections to answers.
-var queueErrors = []struct {
-	sentinel error
-	status   int
-	code     string
-	field    string
-}{
+var queueErrors = []rejection{
 	{queue.ErrUnknownReceipt, http.StatusConflict, "unknown_receipt", "receipt"},
 	{queue.ErrStaleSequence, http.StatusConflict, "stale_sequence", "seq"},
 	{queue.ErrQueueFull, http.StatusTooManyRequests, "queue_full", ""},
@@ -34,18 +28,7 @@ var queueErrors = []struct {
 }
 
 // queueError turns a rejection by the queue into an answer.
-func queueError(err error) *apiError {
-	for _, qe := range queueErrors {
-		if errors.Is(err, qe.sentinel) {
-			e := &apiError{status: qe.status, msg: err.Error(), code: qe.code, field: qe.field}
-			if qe.status == http.StatusTooManyRequests || qe.status == http.StatusServiceUnavailable {
-				e.retryAfter = time.Second
-			}
-			return e
-		}
-	}
-	return &apiError{status: http.StatusConflict, msg: fmt.Sprint(err), code: "rejected"}
-}
+func queueError(err error) *apiError { return rejected(queueErrors, err) }
 
 // enqueue serves POST /queue/enqueue: {"id", "duplicate"} once the message
 // is committed on a majority of its group.

@@ -180,3 +180,27 @@ func clientField(client string, seq uint64) *apiError {
 	}
 	return nil
 }
+
+// rejection maps a service's sentinel error to its HTTP answer: status,
+// machine-readable code, and the request field at fault ("" for none).
+type rejection struct {
+	sentinel error
+	status   int
+	code     string
+	field    string
+}
+
+// rejected turns err into the answer of the first rejection in table it
+// wraps (with Retry-After on 429 and 503), or a generic 409 "rejected".
+func rejected(table []rejection, err error) *apiError {
+	for _, r := range table {
+		if errors.Is(err, r.sentinel) {
+			e := &apiError{status: r.status, msg: err.Error(), code: r.code, field: r.field}
+			if r.status == http.StatusTooManyRequests || r.status == http.StatusServiceUnavailable {
+				e.retryAfter = time.Second
+			}
+			return e
+		}
+	}
+	return &apiError{status: http.StatusConflict, msg: fmt.Sprint(err), code: "rejected"}
+}

@@ -314,29 +314,17 @@ func drive(ctx context.Context, cfg Config, system string, clients []opFunc, pro
 
 // profileWindow writes a CPU profile of window w to path.
 func profileWindow(ctx context.Context, path string, w window) error {
-	select {
-	case <-time.After(time.Until(w.from)):
-	case <-ctx.Done():
-		return nil
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if err := pprof.StartCPUProfile(f); err != nil {
-		return err
-	}
-	select {
-	case <-time.After(time.Until(w.to)):
-	case <-ctx.Done():
-	}
-	pprof.StopCPUProfile()
-	return f.Close()
+	return recordWindow(ctx, path, w, pprof.StartCPUProfile, pprof.StopCPUProfile)
 }
 
 // traceWindow writes an execution trace of window w to path.
 func traceWindow(ctx context.Context, path string, w window) error {
+	return recordWindow(ctx, path, w, trace.Start, trace.Stop)
+}
+
+// recordWindow waits for window w to open, starts a recorder writing to
+// path, and stops it when the window closes (or ctx ends).
+func recordWindow(ctx context.Context, path string, w window, start func(io.Writer) error, stop func()) error {
 	select {
 	case <-time.After(time.Until(w.from)):
 	case <-ctx.Done():
@@ -347,14 +335,14 @@ func traceWindow(ctx context.Context, path string, w window) error {
 		return err
 	}
 	defer f.Close()
-	if err := trace.Start(f); err != nil {
+	if err := start(f); err != nil {
 		return err
 	}
 	select {
 	case <-time.After(time.Until(w.to)):
 	case <-ctx.Done():
 	}
-	trace.Stop()
+	stop()
 	return f.Close()
 }
 

@@ -35,6 +35,13 @@ type histories struct {
 	caches *scenarios.CacheHistory
 }
 
+// record runs fn, which writes to the histories, under their lock.
+func (h *histories) record(fn func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	fn()
+}
+
 // driver runs one workload client against the cluster.
 type driver struct {
 	w      spec.Workload
@@ -146,31 +153,35 @@ func (d *driver) runLocks(ctx context.Context) {
 		}
 		seq++
 		op := locks.Op{Client: cid, Seq: seq, Kind: locks.OpAcquire, Session: lockmgr.SessionID(session), Resource: res, Mode: mode}
-		d.h.lockInvoke(op)
+		d.h.record(func() { d.h.locks.Invoke(op) })
 		oc, cancel := context.WithTimeout(ctx, opTimeout+30*time.Second)
 		r, err := d.api.Acquire(oc, apitypes.AcquireRequest{Resource: string(res), Mode: modeName, Session: session, Wait: &wait})
 		cancel()
 		if err != nil {
 			if e, ok := definite(err); ok {
-				d.h.lockComplete(op, lockmgr.Result{Status: lockmgr.StatusRejected, Err: lockError(e)})
+				d.h.record(func() { d.h.locks.Complete(op, lockmgr.Result{Status: lockmgr.StatusRejected, Err: lockError(e)}) })
 			}
 			continue
 		}
-		d.h.lockComplete(op, lockmgr.Result{Status: lockmgr.StatusGranted, Session: lockmgr.SessionID(session), Token: lockmgr.Token(r.Token)})
+		d.h.record(func() {
+			d.h.locks.Complete(op, lockmgr.Result{Status: lockmgr.StatusGranted, Session: lockmgr.SessionID(session), Token: lockmgr.Token(r.Token)})
+		})
 		if !sleep(ctx, d.w.Hold.D()) {
 			return
 		}
 		seq++
 		rel := locks.Op{Client: cid, Seq: seq, Kind: locks.OpRelease, Session: lockmgr.SessionID(session), Resource: res}
-		d.h.lockInvoke(rel)
+		d.h.record(func() { d.h.locks.Invoke(rel) })
 		oc, cancel = context.WithTimeout(ctx, opTimeout)
 		_, err = d.api.Release(oc, apitypes.SessionRequest{Session: session, Resource: string(res)})
 		cancel()
 		switch e, ok := definite(err); {
 		case err == nil:
-			d.h.lockComplete(rel, lockmgr.Result{Status: lockmgr.StatusOK, Session: lockmgr.SessionID(session)})
+			d.h.record(func() {
+				d.h.locks.Complete(rel, lockmgr.Result{Status: lockmgr.StatusOK, Session: lockmgr.SessionID(session)})
+			})
 		case ok:
-			d.h.lockComplete(rel, lockmgr.Result{Status: lockmgr.StatusRejected, Err: lockError(e)})
+			d.h.record(func() { d.h.locks.Complete(rel, lockmgr.Result{Status: lockmgr.StatusRejected, Err: lockError(e)}) })
 		}
 	}
 }
@@ -199,18 +210,6 @@ func lockError(e *client.Error) error {
 	return fmt.Errorf("%s: %s", e.Code, e.Message)
 }
 
-func (h *histories) lockInvoke(op locks.Op) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.locks.Invoke(op)
-}
-
-func (h *histories) lockComplete(op locks.Op, r lockmgr.Result) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.locks.Complete(op, r)
-}
-
 // runQueues enqueues unique messages and dequeues and acks them.
 func (d *driver) runQueues(ctx context.Context) {
 	cid := queue.ClientID(d.name)
@@ -222,14 +221,14 @@ func (d *driver) runQueues(ctx context.Context) {
 		if d.rng.Float64() < produce {
 			payload := fmt.Sprintf("%s/%d", d.name, seq)
 			op := queues.Op{Client: cid, Seq: seq, Kind: queues.OpEnqueue, Queue: q, Payload: payload}
-			d.h.queueInvoke(op)
+			d.h.record(func() { d.h.queues.Invoke(op) })
 			oc, cancel := context.WithTimeout(ctx, opTimeout)
 			r, err := d.api.Enqueue(oc, apitypes.EnqueueRequest{Queue: q, Body: []byte(payload)})
 			cancel()
 			if err == nil {
-				d.h.queueComplete(op, queue.Result{Status: queue.StatusOK, ID: uint64(r.ID)})
+				d.h.record(func() { d.h.queues.Complete(op, queue.Result{Status: queue.StatusOK, ID: uint64(r.ID)}) })
 			} else if _, ok := definite(err); ok {
-				d.h.queueComplete(op, queue.Result{Status: queue.StatusRejected})
+				d.h.record(func() { d.h.queues.Complete(op, queue.Result{Status: queue.StatusRejected}) })
 			}
 			continue
 		}
@@ -240,46 +239,36 @@ func (d *driver) runQueues(ctx context.Context) {
 // dequeueAck dequeues one message of q and acks it.
 func (d *driver) dequeueAck(ctx context.Context, cid queue.ClientID, seq *uint64, q string) (empty bool) {
 	op := queues.Op{Client: cid, Seq: *seq, Kind: queues.OpDequeue, Queue: q}
-	d.h.queueInvoke(op)
+	d.h.record(func() { d.h.queues.Invoke(op) })
 	oc, cancel := context.WithTimeout(ctx, opTimeout)
 	r, err := d.api.Dequeue(oc, apitypes.DequeueRequest{Queue: q})
 	cancel()
 	if err != nil {
 		if _, ok := definite(err); ok {
-			d.h.queueComplete(op, queue.Result{Status: queue.StatusRejected})
+			d.h.record(func() { d.h.queues.Complete(op, queue.Result{Status: queue.StatusRejected}) })
 		}
 		return false
 	}
 	if r.Empty {
-		d.h.queueComplete(op, queue.Result{Status: queue.StatusEmpty})
+		d.h.record(func() { d.h.queues.Complete(op, queue.Result{Status: queue.StatusEmpty}) })
 		return true
 	}
-	d.h.queueComplete(op, queue.Result{Status: queue.StatusOK, ID: uint64(r.ID), Receipt: uint64(r.Receipt),
-		Payload: r.Body, Gone: r.Gone, Deliveries: r.Deliveries})
+	d.h.record(func() {
+		d.h.queues.Complete(op, queue.Result{Status: queue.StatusOK, ID: uint64(r.ID), Receipt: uint64(r.Receipt),
+			Payload: r.Body, Gone: r.Gone, Deliveries: r.Deliveries})
+	})
 	*seq++
 	ack := queues.Op{Client: cid, Seq: *seq, Kind: queues.OpAck, Queue: q, Receipt: uint64(r.Receipt)}
-	d.h.queueInvoke(ack)
+	d.h.record(func() { d.h.queues.Invoke(ack) })
 	oc, cancel = context.WithTimeout(ctx, opTimeout)
 	_, err = d.api.Ack(oc, apitypes.ReceiptRequest{Queue: q, Receipt: r.Receipt})
 	cancel()
 	if err == nil {
-		d.h.queueComplete(ack, queue.Result{Status: queue.StatusOK})
+		d.h.record(func() { d.h.queues.Complete(ack, queue.Result{Status: queue.StatusOK}) })
 	} else if _, ok := definite(err); ok {
-		d.h.queueComplete(ack, queue.Result{Status: queue.StatusRejected})
+		d.h.record(func() { d.h.queues.Complete(ack, queue.Result{Status: queue.StatusRejected}) })
 	}
 	return false
-}
-
-func (h *histories) queueInvoke(op queues.Op) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.queues.Invoke(op)
-}
-
-func (h *histories) queueComplete(op queues.Op, r queue.Result) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.queues.Complete(op, r)
 }
 
 // runCaches reads and writes keys; every put writes a unique value.
@@ -293,7 +282,7 @@ func (d *driver) runCaches(ctx context.Context) {
 		if d.rng.Float64() < writes {
 			op.Kind, op.Value = caches.OpPut, fmt.Sprintf("%s/%d", d.name, req)
 		}
-		d.h.cacheInvoke(op)
+		d.h.record(func() { d.h.caches.Invoke(op) })
 		oc, cancel := context.WithTimeout(ctx, opTimeout)
 		var reply caches.Reply
 		var err error
@@ -313,21 +302,11 @@ func (d *driver) runCaches(ctx context.Context) {
 		}
 		cancel()
 		if err == nil {
-			d.h.cacheComplete(op, reply)
+			d.h.record(func() { d.h.caches.Complete(op, reply) })
 		} else if _, ok := definite(err); ok {
-			d.h.cacheComplete(op, caches.Reply{Client: d.name, Req: req, Service: nodes.ServiceBadRequest})
+			d.h.record(func() {
+				d.h.caches.Complete(op, caches.Reply{Client: d.name, Req: req, Service: nodes.ServiceBadRequest})
+			})
 		}
 	}
-}
-
-func (h *histories) cacheInvoke(op caches.Op) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.caches.Invoke(op)
-}
-
-func (h *histories) cacheComplete(op caches.Op, r caches.Reply) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.caches.Complete(op, r)
 }
