@@ -139,6 +139,18 @@ func (h *QueueHistory) Undelivered() []QueueLost {
 	return out
 }
 
+// UnansweredDequeue reports whether a dequeue of queue q never got an
+// answer: it may have taken a message the clients never saw, which stays
+// invisible until its visibility timeout ends.
+func (h *QueueHistory) UnansweredDequeue(q string) bool {
+	for _, i := range h.pending { //det:ordered any match answers
+		if op := h.Ops[i].Op; op.Kind == queues.OpDequeue && op.Queue == q {
+			return true
+		}
+	}
+	return false
+}
+
 // Unacked returns, sorted by id, the acknowledged enqueues that no ack
 // removed: no successful ack of one of their deliveries, and no ack of one
 // still waiting for its answer. At the end of a drained run each must

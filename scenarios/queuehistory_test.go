@@ -113,6 +113,19 @@ func TestQueueHistoryUndelivered(t *testing.T) {
 	require.Equal(t, uint64(2), lost[0].ID)
 }
 
+func TestQueueHistoryUnansweredDequeue(t *testing.T) {
+	h := play([]qstep{
+		{queues.OpEnqueue, "p", "q0", "m1", 0, queue.StatusOK},
+		{queues.OpDequeue, "a", "q0", "m1", 10, queue.StatusOK},
+	})
+	require.False(t, h.UnansweredDequeue("q0"), "every dequeue was answered")
+	h.Invoke(queues.Op{Client: "b", Seq: 1, Kind: queues.OpDequeue, Queue: "q1"})
+	require.True(t, h.UnansweredDequeue("q1"))
+	require.False(t, h.UnansweredDequeue("q0"), "the unanswered dequeue is of another queue")
+	h.Invoke(queues.Op{Client: "b", Seq: 2, Kind: queues.OpAck, Queue: "q0", Receipt: 10})
+	require.False(t, h.UnansweredDequeue("q0"), "an unanswered ack hides nothing")
+}
+
 func TestQueueHistoryFIFO(t *testing.T) {
 	first := func(client queue.ClientID, q string, id, receipt uint64) QueueOp {
 		return QueueOp{Op: queues.Op{Client: client, Kind: queues.OpDequeue, Queue: q}, Done: true,

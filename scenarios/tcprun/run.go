@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/distsync/distsync/cluster"
+	"github.com/distsync/distsync/httpapi"
 	"github.com/distsync/distsync/httpapi/client"
 	"github.com/distsync/distsync/nodes"
 	"github.com/distsync/distsync/scenarios"
@@ -295,27 +296,45 @@ func settleOf(s *spec.Scenario) time.Duration {
 }
 
 // drain dequeues and acks every queue of the workload until empty, then
-// checks that every acknowledged enqueue was delivered.
+// checks that every acknowledged enqueue was delivered. A dequeue that got
+// no answer (the run ended or a crash cut it) may have taken a message
+// nobody saw: while one of a queue's messages is undelivered and such a
+// dequeue exists, the drain keeps polling until the message's visibility
+// timeout has had time to end.
 func (w *world) drain(ctx context.Context, s *spec.Scenario, h *histories, api *client.Client, limit time.Duration) error {
-	dctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	d := &driver{name: "drain", api: api, h: h}
 	seq := uint64(1 << 40)
 	for _, wl := range s.Workload {
 		if wl.Service != "queues" {
 			continue
 		}
-		for q := range wl.Resources {
-			for dctx.Err() == nil {
-				seq++
-				if d.dequeueAck(dctx, "drain", &seq, fmt.Sprintf("q%d", q)) {
-					break
-				}
-			}
+		vis := wl.Visibility.D()
+		if vis == 0 {
+			vis = httpapi.DefaultVisibility
 		}
+		dctx, cancel := context.WithTimeout(ctx, limit+vis)
+		d := &driver{name: "drain", api: api, h: h, w: wl}
+		for q := range wl.Resources {
+			w.drainQueue(dctx, d, &seq, fmt.Sprintf("q%d", q))
+		}
+		cancel()
 	}
 	if lost := h.queues.Undelivered(); len(lost) > 0 {
 		return fmt.Errorf("%d acknowledged messages never delivered (first: %v)", len(lost), lost[0])
 	}
 	return nil
+}
+
+// drainQueue empties q, then polls it while a message of q is undelivered
+// and may be hidden by a dequeue that got no answer.
+func (w *world) drainQueue(ctx context.Context, d *driver, seq *uint64, q string) {
+	for ctx.Err() == nil {
+		*seq++
+		if !d.dequeueAck(ctx, "drain", seq, q) {
+			continue
+		}
+		if !d.h.queues.UnansweredDequeue(q) || !slices.ContainsFunc(d.h.queues.Undelivered(), func(l scenarios.QueueLost) bool { return l.Queue == q }) {
+			return
+		}
+		sleep(ctx, 100*time.Millisecond)
+	}
 }

@@ -96,7 +96,7 @@ duration: 4s
 settle: 2s
 cluster: {queues: 3}
 workload:
-  - {service: queues, clients: 3, rate: 90/s, resources: 2}
+  - {service: queues, clients: 3, rate: 90/s, resources: 2, visibility: 1s}
 faults:
   - {at: 1s, crash: leader(queues), restart_after: 500ms}
 check: [queue-safety, at-least-once, liveness]

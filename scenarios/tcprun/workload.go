@@ -241,7 +241,12 @@ func (d *driver) dequeueAck(ctx context.Context, cid queue.ClientID, seq *uint64
 	op := queues.Op{Client: cid, Seq: *seq, Kind: queues.OpDequeue, Queue: q}
 	d.h.record(func() { d.h.queues.Invoke(op) })
 	oc, cancel := context.WithTimeout(ctx, opTimeout)
-	r, err := d.api.Dequeue(oc, apitypes.DequeueRequest{Queue: q})
+	req := apitypes.DequeueRequest{Queue: q}
+	if v := d.w.Visibility.D(); v > 0 {
+		s := v.String()
+		req.Visibility = &s
+	}
+	r, err := d.api.Dequeue(oc, req)
 	cancel()
 	if err != nil {
 		if _, ok := definite(err); ok {
