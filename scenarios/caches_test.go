@@ -79,10 +79,16 @@ func TestCacheBroadcastRaceFound(t *testing.T) {
 // new incarnation. Seed 420 failed the data-value check after a hand-over
 // in flight to a crashed home was lost: the check now recognises a lost
 // write even while some node has not yet heard of a restart.
+//
+// Seeds 754 and 1622 of cache-swarm failed the data-value check: an owner
+// answered a Fwd-GetS and crashed; its Data reached the reader, its
+// Data(home) died with it, and the home, on the owner's Reset, served
+// older memory to the next reader. The home now sends a Fwd-GetS's
+// reader its Data itself, once memory holds the line.
 func TestCacheRegressionSeeds(t *testing.T) {
 	for file, seeds := range map[string][]uint64{ //det:ordered independent subtests
 		"cache-hot-key.yaml": {152},
-		"cache-swarm.yaml":   {14, 88, 119, 389, 420},
+		"cache-swarm.yaml":   {14, 88, 119, 389, 420, 754, 1622},
 	} {
 		s, err := spec.Load(file)
 		require.NoError(t, err)

@@ -188,9 +188,10 @@ func (d *Directory) onData(m Message, now time.Duration) {
 		}
 		delete(d.pending, m.Key)
 		d.complete(m.Key, t.o, m.Value, m.Version, false)
-		// An Inv seen in IS^D may be for this copy (sent by the home after
-		// the owner served us): drop it. An E grant comes from the home
-		// after any Inv it sent us, so then the Inv was stale.
+		// Every GetS is answered by the home, after any Inv it sent us
+		// before, so an Inv seen in IS^D is for an older copy. Dropping
+		// the new copy all the same (IS^D_I) is conservative: S copies
+		// may be dropped silently. An E grant is kept.
 		if !t.invalidated || m.State == Exclusive {
 			d.install(Line{Key: m.Key, Value: m.Value, State: m.State, Version: m.Version, Filled: now, Used: now, grant: m.Grant, txn: t.id})
 		}
@@ -327,13 +328,17 @@ func (d *Directory) onFwd(m Message) {
 	}
 }
 
-// serveFwd sends the owner's line to the requester and a copy home.
+// serveFwd answers a forwarded request from the owner's line: a copy
+// home always, and for a Fwd-GetM the line to the requester. A Fwd-GetS's
+// reader gets its S copy from the home, once memory holds the line: a
+// copy sent straight to the reader could outlive a Data(home) lost in
+// the owner's crash, leaving a reader with data newer than memory, which
+// the home would then serve to the next reader.
 func (d *Directory) serveFwd(m Message, l Line) {
-	data := Message{Kind: Data, Key: m.Key, To: m.Requester, Txn: m.Txn, Value: l.Value, Version: l.Version, State: Shared}
 	if m.Kind == FwdGetM {
-		data.State, data.Grant = Modified, m.Grant
+		d.send(Message{Kind: Data, Key: m.Key, To: m.Requester, Txn: m.Txn, Value: l.Value, Version: l.Version,
+			State: Modified, Grant: m.Grant})
 	}
-	d.send(data)
 	d.send(Message{Kind: DataToHome, Key: m.Key, To: d.cfg.Home(m.Key), Requester: m.Requester, Txn: m.Txn, OwnerTxn: m.OwnerTxn, Value: l.Value, Version: l.Version})
 }
 

@@ -235,6 +235,10 @@ func (d *Directory) homeData(key string, e *entry, m Message) {
 	// The owner serves forwarded requests only in M, after every Inv-Ack
 	// of its grant: those invalidations are done.
 	e.invalidated = nil
+	if w.kind == GetS && !w.reqReset {
+		// The reader's copy, sent only now that memory holds the line.
+		d.send(Message{Kind: Data, Key: key, To: w.req, Txn: w.reqTxn, State: Shared, Value: e.value, Version: e.version})
+	}
 	d.settle(key, e)
 }
 

@@ -38,9 +38,9 @@ func readers(t *testing.T, net *network) {
 	net.get("n1", 1, "k")
 	net.deliver("n1", "n4", GetS)
 	net.deliver("n4", "n3", FwdGetS)
-	d := net.deliver("n3", "n1", Data)
-	require.Equal(t, Shared, d.State)
 	net.deliver("n3", "n4", DataToHome)
+	d := net.deliver("n4", "n1", Data)
+	require.Equal(t, Shared, d.State)
 	net.get("n2", 2, "k")
 	net.deliver("n2", "n4", GetS)
 	require.Equal(t, Shared, net.deliver("n4", "n2", Data).State)
@@ -60,8 +60,8 @@ func TestSecondReaderShared(t *testing.T) {
 	net.get("n2", 2, "k")
 	net.deliver("n2", "n4", GetS)
 	net.deliver("n4", "n1", FwdGetS)
-	net.deliver("n1", "n2", Data)
 	net.deliver("n1", "n4", DataToHome)
+	net.deliver("n4", "n2", Data)
 	require.Equal(t, Shared, net.state("n1", "k"))
 	require.Equal(t, Shared, net.state("n2", "k"))
 	de, _ := net.home("k").DirectoryEntry("k")
@@ -129,9 +129,9 @@ func TestFwdGetSToModifiedUpdatesMemory(t *testing.T) {
 	require.Equal(t, NodeID("n1"), de.WaitingOn)
 	require.Equal(t, 1, de.Queued)
 	net.deliver("n4", "n1", FwdGetS)
-	require.Equal(t, "x", string(net.deliver("n1", "n2", Data).Value))
 	require.Equal(t, Shared, net.state("n1", "k"))
 	net.deliver("n1", "n4", DataToHome)
+	require.Equal(t, "x", string(net.deliver("n4", "n2", Data).Value))
 	v, ver, _ = net.home("k").Memory("k")
 	require.Equal(t, "x", string(v))
 	require.Equal(t, uint64(1<<32|1), ver)
@@ -143,27 +143,32 @@ func TestFwdGetSToModifiedUpdatesMemory(t *testing.T) {
 	require.NoError(t, net.check("k", Write{[]byte("y"), 2<<32 | 1}))
 }
 
-func TestInvDuringReadMiss(t *testing.T) {
-	// n2 reads k from owner n1; the home then serves n3's GetM and its
-	// Inv reaches n2 before n1's Data: n2 acks, reads once, keeps nothing.
+func TestReadMissDataPrecedesNextInv(t *testing.T) {
+	// n2 reads k from owner n1 through the home; n3's GetM, queued behind
+	// the Fwd-GetS, invalidates n2 only after the home sent n2 its Data,
+	// so per-pair FIFO order delivers the Data first and the Inv removes
+	// the copy it made.
 	net := fixed4(t, 4, false)
 	net.put("n1", 1, "k", "x")
 	net.drain()
 	net.get("n2", 2, "k")
 	net.deliver("n2", "n4", GetS)
+	net.put("n3", 3, "k", "y")
+	net.deliver("n3", "n4", GetM) // queued behind the Fwd-GetS
 	net.deliver("n4", "n1", FwdGetS)
 	net.deliver("n1", "n4", DataToHome)
-	net.put("n3", 3, "k", "y")
-	net.deliver("n3", "n4", GetM)
-	net.deliver("n4", "n2", Inv)
-	net.deliver("n4", "n1", Inv)
-	net.deliver("n2", "n3", InvAck)
-	net.deliver("n1", "n3", InvAck)
-	net.deliver("n4", "n3", Data)
-	require.Equal(t, "y", string(net.lastDone("n3").Value))
-	net.deliver("n1", "n2", Data)
+	var kinds []MsgKind
+	for _, m := range net.links[pair{"n4", "n2"}] {
+		kinds = append(kinds, m.Kind)
+	}
+	require.Equal(t, []MsgKind{Data, Inv}, kinds)
+	net.deliver("n4", "n2", Data)
 	require.Equal(t, "x", string(net.lastDone("n2").Value))
+	require.Equal(t, Shared, net.state("n2", "k"))
+	net.deliver("n4", "n2", Inv)
 	require.Equal(t, Invalid, net.state("n2", "k"))
+	net.drain()
+	require.Equal(t, "y", string(net.lastDone("n3").Value))
 	require.NoError(t, net.check("k", Write{[]byte("y"), 2<<32 | 1}))
 }
 
@@ -224,7 +229,7 @@ func TestEvictionRacesFwdGetS(t *testing.T) {
 	net.deliver("n4", "n1", FwdGetS) // MI^A → SI^A
 	net.deliver("n1", "n4", PutM)    // the home drops n1 from the sharers
 	net.deliver("n1", "n4", DataToHome)
-	net.deliver("n1", "n2", Data)
+	net.deliver("n4", "n2", Data)
 	net.drain()
 	de, _ := net.home("a").DirectoryEntry("a")
 	require.Equal(t, DirEntry{State: DirS, Sharers: []NodeID{"n2"}, Grant: 1}, de)

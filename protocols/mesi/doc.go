@@ -29,8 +29,13 @@
 //
 //   - Read miss: GetS to the home, which answers Data in E if nobody holds
 //     the key, in S if there are sharers; if an owner holds it in E or M,
-//     the home sends it Fwd-GetS, the owner sends Data to the requester
-//     and Data(home) to the home (memory updated) and keeps the line in S.
+//     the home sends it Fwd-GetS, the owner sends Data(home) to the home
+//     and keeps the line in S, and the home, once memory is updated,
+//     sends the requester its Data in S. (The Primer's owner sends the
+//     requester's Data itself, one hop sooner; but if the owner then
+//     crashes with its Data(home) lost, the reader holds data newer than
+//     memory, and the home serves memory's older value to the next
+//     reader: see TestOwnerCrashAfterFwdGetS.)
 //   - Write to a line not in E or M: GetM to the home, which answers Data
 //     with Acks, the number of other sharers, and sends each of them an
 //     Inv; they invalidate and send Inv-Ack to the requester, which counts

@@ -104,3 +104,32 @@ func TestRestartedHomeDurableAwaiting(t *testing.T) {
 }
 
 func (e *entry) queueLen() int { return len(e.queue) }
+
+// TestOwnerCrashAfterFwdGetS: an owner answers a Fwd-GetS and crashes;
+// its Data(home) is lost with it, while whatever it sent the reader
+// arrives. The reader must not end up with data newer than memory, or
+// the home, serving memory once it has the owner's Reset, would give the
+// next reader an older value than the first one saw (found by
+// scenarios/cache-swarm.yaml seed 754: the Primer's owner sends the
+// reader's Data itself; here the home does, once memory holds the line).
+func TestOwnerCrashAfterFwdGetS(t *testing.T) {
+	net := fixed4(t, 4, false)
+	net.put("n1", 1, "k", "x")
+	net.drain()
+	net.get("n2", 2, "k")
+	net.deliver("n2", "n4", GetS)
+	net.deliver("n4", "n1", FwdGetS)
+	require.Equal(t, Shared, net.state("n1", "k"))
+	require.Empty(t, net.links[pair{"n1", "n2"}], "the reader's Data comes from the home")
+	delete(net.links, pair{"n1", "n4"}) // the Data(home) dies with n1
+	net.nodes["n1"].Crash()
+	net.collect("n1")
+	net.drain()
+	first := net.done["n2"][len(net.done["n2"])-1]
+	net.get("n3", 3, "k")
+	net.drain()
+	second := net.lastDone("n3")
+	require.Equal(t, first.Version, second.Version, "a later read saw an older version")
+	require.Zero(t, second.Version, "x was lost with n1's Data(home): memory never had it")
+	require.NoError(t, net.check("k", Write{}))
+}
