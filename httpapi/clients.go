@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -38,6 +39,11 @@ const poolPrefix = "http."
 // subscriptionBuffer bounds the messages waiting for a mailbox's
 // dispatcher; the dispatcher hands each on without blocking.
 const subscriptionBuffer = 256
+
+// maxIdleMailboxes bounds the mailboxes kept subscribed while no request
+// uses them, so that a client's next request (or the pool's) does not
+// subscribe again; beyond it the least recently used is closed.
+const maxIdleMailboxes = 1024
 
 // maxOrphans bounds the messages a mailbox keeps for a waiter that has not
 // registered yet (a Notify that follows its Reply at once).
@@ -104,7 +110,8 @@ type mailbox struct {
 	turn chan struct{} // holds a token while a request's command is in flight
 
 	mu      sync.Mutex
-	refs    int // guarded by clientSet.mu
+	refs    int           // guarded by clientSet.mu
+	idle    *list.Element // in clientSet.idle while refs is 0; guarded by clientSet.mu
 	waiters map[msgKey]chan nodes.Message
 	orphans map[msgKey]nodes.Message
 	order   []msgKey // orphans, oldest first
@@ -119,7 +126,8 @@ type clientSet struct {
 	seq     seqSource
 
 	mu    sync.Mutex
-	boxes map[nodes.NodeID]*mailbox
+	boxes map[nodes.NodeID]*mailbox // in use or idle
+	idle  list.List                 // of the boxes no request uses, least recently used first
 }
 
 func newClientSet(b Backend, self nodes.NodeID, n int) *clientSet {
@@ -139,8 +147,15 @@ func (c *clientSet) open(id nodes.NodeID) (*mailbox, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if mb := c.boxes[id]; mb != nil {
-		mb.refs++
-		return mb, nil
+		if !mb.isDead() {
+			c.unidle(mb)
+			mb.refs++
+			return mb, nil
+		}
+		if mb.refs == 0 { // its node stopped while it was idle
+			c.unidle(mb)
+			delete(c.boxes, id)
+		}
 	}
 	sub, err := c.backend.Subscribe(id, subscriptionBuffer)
 	if err != nil {
@@ -153,7 +168,8 @@ func (c *clientSet) open(id nodes.NodeID) (*mailbox, error) {
 	return mb, nil
 }
 
-// release drops a reference to mb; the last one closes its subscription.
+// release drops a reference to mb; the last one makes it idle, kept
+// subscribed for the client's next request (up to maxIdleMailboxes).
 func (c *clientSet) release(mb *mailbox) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -161,10 +177,35 @@ func (c *clientSet) release(mb *mailbox) {
 	if mb.refs > 0 {
 		return
 	}
-	if c.boxes[mb.id] == mb {
-		delete(c.boxes, mb.id)
+	if c.boxes[mb.id] != mb || mb.isDead() {
+		mb.sub.Close() // ends the dispatcher
+		if c.boxes[mb.id] == mb {
+			delete(c.boxes, mb.id)
+		}
+		return
 	}
-	mb.sub.Close() // ends the dispatcher
+	mb.idle = c.idle.PushBack(mb)
+	for c.idle.Len() > maxIdleMailboxes {
+		old := c.idle.Front().Value.(*mailbox)
+		c.unidle(old)
+		delete(c.boxes, old.id)
+		old.sub.Close()
+	}
+}
+
+// unidle takes mb out of the idle list, if it is there.
+func (c *clientSet) unidle(mb *mailbox) {
+	if mb.idle != nil {
+		c.idle.Remove(mb.idle)
+		mb.idle = nil
+	}
+}
+
+// isDead reports whether mb's subscription ended.
+func (mb *mailbox) isDead() bool {
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	return mb.dead
 }
 
 // pooled returns a mailbox of the pool with its turn held: a free one if

@@ -42,8 +42,14 @@ func lockError(err error) *apiError { return rejected(lockErrors, err) }
 
 // lockPrep checks, on the event loop, that this node leads the lock group
 // (else a redirect or "no quorum"), and returns the owner of session sid
-// (sid 0: none).
-func (srv *Server) lockPrep(ctx context.Context, r *http.Request, sid uint64) (lockmgr.ClientID, *apiError) {
+// (sid 0: none). A caller that names its client needs neither: its
+// command, sent leader-only, is answered "not leader" by a follower or
+// refused for a session the client does not own, so the trip through the
+// event loop is skipped.
+func (srv *Server) lockPrep(ctx context.Context, r *http.Request, sid uint64, client string) (lockmgr.ClientID, *apiError) {
+	if client != "" {
+		return "", nil
+	}
 	ctx, cancel := srv.withTimeout(ctx)
 	defer cancel()
 	var st locks.Status
@@ -101,7 +107,7 @@ func clientError(err error) *apiError {
 func (srv *Server) lockCommand(ctx context.Context, r *http.Request, mb *mailbox, cmd lockmgr.Command) (lockmgr.Result, *apiError) {
 	ctx, cancel := srv.withTimeout(ctx)
 	defer cancel()
-	m, err := mb.call(ctx, msgKey{kindLockReply, commandSeq(cmd)}, &locks.Request{Cmd: cmd.Encode()})
+	m, err := mb.call(ctx, msgKey{kindLockReply, commandSeq(cmd)}, &locks.Request{Cmd: cmd.Encode(), LeaderOnly: true})
 	if err != nil {
 		return lockmgr.Result{}, asAPIError(err)
 	}

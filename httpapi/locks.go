@@ -39,7 +39,7 @@ func (srv *Server) lockAcquire(w http.ResponseWriter, r *http.Request) *apiError
 	if e := op.parse(); e != nil {
 		return e
 	}
-	owner, e := srv.lockPrep(r.Context(), r, op.req.Session)
+	owner, e := srv.lockPrep(r.Context(), r, op.req.Session, op.req.Client)
 	if e != nil {
 		return e
 	}
@@ -187,7 +187,7 @@ func (srv *Server) sessionCommand(w http.ResponseWriter, r *http.Request, what s
 	if e := checkSessionRequest(&req, what); e != nil {
 		return e
 	}
-	owner, e := srv.lockPrep(r.Context(), r, req.Session)
+	owner, e := srv.lockPrep(r.Context(), r, req.Session, req.Client)
 	if e != nil {
 		return e
 	}
@@ -246,7 +246,7 @@ func (srv *Server) lockOpen(w http.ResponseWriter, r *http.Request) *apiError {
 	if e != nil {
 		return e
 	}
-	if _, e := srv.lockPrep(r.Context(), r, 0); e != nil {
+	if _, e := srv.lockPrep(r.Context(), r, 0, req.Client); e != nil {
 		return e
 	}
 	mb, e := srv.lockActor(r.Context(), req.Client, "")

@@ -180,3 +180,41 @@ func TestLockNoQuorumAnswers503Promptly(t *testing.T) {
 		require.True(t, time.Now().Before(deadline), "503 never came promptly (last took %v)", took)
 	}
 }
+
+// TestLockNamedClientAnsweredByTheCommand: a request that names its client
+// skips the leader and session-owner lookup; the command itself answers
+// what that lookup would have: a redirect on a follower, 409 on another
+// client's session, 404 on an unknown one. The client's subscription stays
+// open between its requests.
+func TestLockNamedClientAnsweredByTheCommand(t *testing.T) {
+	c := lockCluster(t)
+	leader := c.lockLeader(t)
+	follower := c.others(leader)[0]
+	r := call(t, noFollow, http.MethodPost, follower.url+"/locks/session", map[string]any{"client": "app-2", "seq": 1, "ttl": "20s"})
+	require.Equal(t, http.StatusTemporaryRedirect, r.status, "%s", r.body)
+	require.Equal(t, leader.url+"/locks/session", r.header.Get("Location"))
+
+	r = call(t, noFollow, http.MethodPost, leader.url+"/locks/session", map[string]any{"client": "app-2", "seq": 2, "ttl": "20s"})
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	session := num(t, r.json(t), "session")
+	r = call(t, noFollow, http.MethodPost, leader.url+"/locks/acquire",
+		map[string]any{"resource": "x", "mode": "exclusive", "wait": "0s", "session": session, "client": "app-3", "seq": 1})
+	require.Equal(t, http.StatusConflict, r.status, "%s", r.body)
+	require.Equal(t, "not_session_owner", r.json(t)["code"])
+	r = call(t, noFollow, http.MethodPost, leader.url+"/locks/acquire",
+		map[string]any{"resource": "x", "mode": "exclusive", "wait": "0s", "session": session + 1000, "client": "app-2", "seq": 3})
+	require.Equal(t, http.StatusNotFound, r.status, "%s", r.body)
+	require.Equal(t, "unknown_session", r.json(t)["code"])
+
+	leader.api.clients.mu.Lock()
+	mb := leader.api.clients.boxes["app-2"]
+	idle := mb != nil && mb.idle != nil && mb.refs == 0
+	leader.api.clients.mu.Unlock()
+	require.True(t, idle, "app-2's mailbox is kept, idle, for its next request")
+	r = call(t, noFollow, http.MethodPost, leader.url+"/locks/release", map[string]any{"session": session, "resource": "x", "client": "app-2", "seq": 4})
+	require.Equal(t, http.StatusConflict, r.status, "%s", r.body)
+	require.Equal(t, "not_holder", r.json(t)["code"])
+	leader.api.clients.mu.Lock()
+	require.Same(t, mb, leader.api.clients.boxes["app-2"], "the same subscription served the next request")
+	leader.api.clients.mu.Unlock()
+}

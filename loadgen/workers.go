@@ -63,6 +63,14 @@ type worker struct {
 	rec  *recorder
 	loop func(ctx context.Context, end time.Time)
 
+	// client names the worker's own client id (locks and queues), with
+	// seq its last sequence number: the worker's commands are exactly-once
+	// and run concurrently with the other workers', as etcd clients with
+	// their own sessions do (without one, the server runs each command as
+	// one of its pooled client ids, a few dozen).
+	client string
+	seq    uint64
+
 	value   []byte     // a queue message or cache value
 	session uint64     // locks
 	renewed time.Time  // locks: when the session was last renewed
@@ -71,6 +79,9 @@ type worker struct {
 
 func newGenerator(cfg Config, hc *http.Client) (*generator, error) {
 	g := &generator{cfg: cfg}
+	// Client ids differ from run to run: a node remembers each client's
+	// last sequence number.
+	run := uint32(time.Now().UnixNano()) ^ uint32(cfg.Seed)
 	n := cfg.Clients
 	if cfg.Service == ServiceQueue {
 		n *= 2 // producers, then as many consumers
@@ -81,7 +92,8 @@ func newGenerator(cfg Config, hc *http.Client) (*generator, error) {
 		if err != nil {
 			return nil, fmt.Errorf("loadgen: %w", err)
 		}
-		w := &worker{id: i, cfg: &g.cfg, c: c, rng: rand.New(rand.NewPCG(cfg.Seed, uint64(i))), rec: newRecorder()}
+		w := &worker{id: i, cfg: &g.cfg, c: c, rng: rand.New(rand.NewPCG(cfg.Seed, uint64(i))), rec: newRecorder(),
+			client: fmt.Sprintf("load-%x-%d", run, i)}
 		w.value = make([]byte, cfg.ValueBytes)
 		for j := range w.value {
 			w.value[j] = 'a' + byte(w.rng.IntN(26))
@@ -174,12 +186,18 @@ func running(ctx context.Context, end time.Time) bool {
 
 // openSession opens the worker's lock session.
 func (w *worker) openSession(ctx context.Context) error {
-	s, err := w.c.OpenSession(ctx, apitypes.SessionRequest{TTL: apitypes.Duration(SessionTTL)})
+	s, err := w.c.OpenSession(ctx, apitypes.SessionRequest{TTL: apitypes.Duration(SessionTTL), Client: w.client, Seq: w.next()})
 	if err != nil {
 		return err
 	}
 	w.session, w.renewed = s.Session, time.Now()
 	return nil
+}
+
+// next returns the worker's next sequence number.
+func (w *worker) next() uint64 {
+	w.seq++
+	return w.seq
 }
 
 // sessionLost reports whether err says the worker's session is gone.
@@ -205,7 +223,7 @@ func (w *worker) locks(ctx context.Context, end time.Time) {
 		}
 		if time.Since(w.renewed) > SessionTTL/3 {
 			t := time.Now()
-			_, err := w.c.Renew(ctx, apitypes.SessionRequest{Session: w.session})
+			_, err := w.c.Renew(ctx, apitypes.SessionRequest{Session: w.session, Client: w.client, Seq: w.next()})
 			w.rec.record(ctx, KindRenew, t, err, false)
 			if err == nil {
 				w.renewed = time.Now()
@@ -215,7 +233,8 @@ func (w *worker) locks(ctx context.Context, end time.Time) {
 		}
 		res := resourceName(w.rng.IntN(w.cfg.Resources))
 		t0 := time.Now()
-		_, err := w.c.Acquire(ctx, apitypes.AcquireRequest{Resource: res, Mode: apitypes.ModeExclusive, Session: w.session, Wait: wait})
+		_, err := w.c.Acquire(ctx, apitypes.AcquireRequest{Resource: res, Mode: apitypes.ModeExclusive, Session: w.session, Wait: wait,
+			Client: w.client, Seq: w.next()})
 		w.rec.record(ctx, KindAcquire, t0, err, false)
 		if err != nil {
 			w.rec.record(ctx, KindAcquireRelease, t0, err, false)
@@ -223,7 +242,7 @@ func (w *worker) locks(ctx context.Context, end time.Time) {
 			continue
 		}
 		t1 := time.Now()
-		_, err = w.c.Release(ctx, apitypes.SessionRequest{Session: w.session, Resource: res})
+		_, err = w.c.Release(ctx, apitypes.SessionRequest{Session: w.session, Resource: res, Client: w.client, Seq: w.next()})
 		w.rec.record(ctx, KindRelease, t1, err, false)
 		w.rec.record(ctx, KindAcquireRelease, t0, err, false)
 		w.drop(err)
@@ -242,7 +261,7 @@ func (w *worker) produce(ctx context.Context, end time.Time) {
 	for running(ctx, end) {
 		q := queueName(w.rng.IntN(w.cfg.Resources))
 		t := time.Now()
-		_, err := w.c.Enqueue(ctx, apitypes.EnqueueRequest{Queue: q, Body: w.value})
+		_, err := w.c.Enqueue(ctx, apitypes.EnqueueRequest{Queue: q, Body: w.value, Client: w.client, Seq: w.next()})
 		w.rec.record(ctx, KindEnqueue, t, err, false)
 	}
 }
@@ -254,7 +273,7 @@ func (w *worker) consume(ctx context.Context, end time.Time) {
 	for running(ctx, end) {
 		q := queueName(w.rng.IntN(w.cfg.Resources))
 		t0 := time.Now()
-		d, err := w.c.Dequeue(ctx, apitypes.DequeueRequest{Queue: q, Visibility: vis})
+		d, err := w.c.Dequeue(ctx, apitypes.DequeueRequest{Queue: q, Visibility: vis, Client: w.client, Seq: w.next()})
 		empty := err == nil && d.Empty
 		w.rec.record(ctx, KindDequeue, t0, err, empty)
 		switch {
@@ -262,7 +281,7 @@ func (w *worker) consume(ctx context.Context, end time.Time) {
 			pause(ctx, min(emptyPause, time.Until(end)))
 		case err == nil:
 			t1 := time.Now()
-			_, err = w.c.Ack(ctx, apitypes.ReceiptRequest{Queue: q, Receipt: d.Receipt})
+			_, err = w.c.Ack(ctx, apitypes.ReceiptRequest{Queue: q, Receipt: d.Receipt, Client: w.client, Seq: w.next()})
 			w.rec.record(ctx, KindAck, t1, err, false)
 		}
 	}

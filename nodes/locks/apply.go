@@ -11,24 +11,37 @@ import (
 )
 
 // ready drains Raft's output in the order correctness demands: persist,
-// send, apply, answer, advance.
+// send, apply, answer, advance. A leader sends its appends before it
+// persists, and anyone applies (and answers) what was durable before the
+// Ready first, so that neither the followers' disks nor the clients wait
+// for this node's fsync (raft.Ready.SendFirst, StableCommitted).
 func (s *Server) ready() {
 	for s.raft.HasReady() {
 		rd := s.raft.Ready()
+		if rd.SendFirst {
+			s.send(rd.Messages)
+		}
+		var early []raft.Entry
+		if rd.SoftState == nil { // apply in the role the entries were committed in
+			early = rd.CommittedEntries[:rd.StableCommitted]
+		}
+		for _, e := range early {
+			s.apply(e)
+		}
 		if err := persist(s.store, &rd); err != nil {
 			panic(fmt.Sprintf("locks %s: %v", s.env.ID(), err))
 		}
-		// Only now, with the Ready durable, may anything be sent.
+		// Only now, with the Ready durable, may the rest be sent.
 		if rd.SoftState != nil {
 			s.roleChanged(*rd.SoftState)
 		}
 		if rd.Snapshot != nil {
 			s.restore(*rd.Snapshot)
 		}
-		for _, m := range rd.Messages {
-			s.env.Send(nodes.NodeID(m.To), &RaftMsg{M: m})
+		if !rd.SendFirst {
+			s.send(rd.Messages)
 		}
-		for _, e := range rd.CommittedEntries {
+		for _, e := range rd.CommittedEntries[len(early):] {
 			s.apply(e)
 		}
 		for _, rs := range rd.ReadStates {
@@ -37,6 +50,13 @@ func (s *Server) ready() {
 		s.raft.Advance()
 		s.serveReads()
 		s.maybeCompact()
+	}
+}
+
+// send sends Raft's messages to their peers.
+func (s *Server) send(msgs []raft.Message) {
+	for _, m := range msgs {
+		s.env.Send(nodes.NodeID(m.To), &RaftMsg{M: m})
 	}
 }
 

@@ -56,13 +56,23 @@ func (r *RaftMsg) String() string {
 // lockmgr.Command: OpenSession, KeepAlive, CloseSession, Acquire or
 // Release). The command's (client, seq) identifies the request: a retry
 // with the same pair is applied at most once.
-type Request struct{ Cmd []byte }
+type Request struct {
+	Cmd []byte
+	// LeaderOnly asks a follower to answer nodes.ServiceNotLeader (with
+	// the leader it knows) instead of forwarding the proposal: a client
+	// that waits for a Notify must talk to the leader, the only server
+	// that sends them. The HTTP API sets it.
+	LeaderOnly bool
+}
 
 // Type implements nodes.Message.
 func (*Request) Type() nodes.MessageType { return TypeRequest }
 
 // Encode implements nodes.Message.
-func (r *Request) Encode(e *wire.Encoder) { e.Bytes0(r.Cmd) }
+func (r *Request) Encode(e *wire.Encoder) {
+	e.Bytes0(r.Cmd)
+	e.Bool(r.LeaderOnly)
+}
 
 // String renders the request's command for traces.
 func (r *Request) String() string {
@@ -211,7 +221,7 @@ func init() {
 		return &RaftMsg{M: m}
 	})
 	nodes.Register(TypeRequest, "lock.request", func(d *wire.Decoder) nodes.Message {
-		return &Request{Cmd: d.Bytes0()}
+		return &Request{Cmd: d.Bytes0(), LeaderOnly: d.Bool()}
 	})
 	nodes.Register(TypeReply, "lock.reply", func(d *wire.Decoder) nodes.Message {
 		r := &Reply{Client: lockmgr.ClientID(d.String()), Seq: d.Uvarint()}

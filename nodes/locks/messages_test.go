@@ -19,6 +19,7 @@ func sampleMessages() []nodes.Message {
 		&RaftMsg{M: raft.Message{Type: raft.MsgApp, From: "s1", To: "s2", Term: 3, Index: 9, LogTerm: 2, Commit: 8,
 			Entries: []raft.Entry{{Term: 3, Index: 10, Data: acq.Encode()}}}},
 		&Request{Cmd: acq.Encode()},
+		&Request{Cmd: acq.Encode(), LeaderOnly: true},
 		&Reply{Client: "c1", Seq: 7, Result: lockmgr.Result{Status: lockmgr.StatusGranted, Token: 10, Request: 10}},
 		&Reply{Client: "c1", Seq: 8, Service: nodes.ServiceNotLeader, Leader: "s3"},
 		&Reply{Client: "c1", Seq: 9, Result: lockmgr.Result{Status: lockmgr.StatusRejected,

@@ -338,9 +338,10 @@ func (s *Server) handleRequest(from nodes.NodeID, req *Request) {
 		s.reply(from, &Reply{Client: client, Seq: seq, Result: lockmgr.Result{Status: lockmgr.StatusRejected, Err: err}})
 		return
 	}
-	// A follower that knows the leader forwards the proposal; one that does
-	// not is on the minority side and says so at once.
-	if svc, lead := s.unavailable(); svc == nodes.ServiceNoQuorum {
+	// A follower that knows the leader forwards the proposal, unless the
+	// client asked for the leader; one that does not is on the minority
+	// side and says so at once.
+	if svc, lead := s.unavailable(); svc == nodes.ServiceNoQuorum || svc == nodes.ServiceNotLeader && req.LeaderOnly {
 		s.reply(from, &Reply{Client: client, Seq: seq, Service: svc, Leader: lead})
 		return
 	}

@@ -369,6 +369,12 @@ func (s *Server) ready() {
 				panic(fmt.Sprintf("queues %s: %s: %v", s.env.ID(), gid, err))
 			}
 			sync = sync || rd.MustSync || rd.Snapshot != nil
+			if rd.SendFirst {
+				// A leader's appends go out now: the followers write
+				// while this node syncs (raft.Ready.SendFirst).
+				s.sendGroup(g, rd.Messages)
+				rd.Messages = nil
+			}
 			batch, rds = append(batch, g), append(rds, rd)
 		}
 		if sync {
@@ -396,9 +402,7 @@ func (s *Server) process(g *group, rd *raft.Ready) {
 	if rd.Snapshot != nil {
 		s.restore(g, *rd.Snapshot)
 	}
-	for _, m := range rd.Messages {
-		s.env.Send(nodes.NodeID(m.To), &GroupMsg{Group: g.id, Epoch: s.place.epoch(), M: m})
-	}
+	s.sendGroup(g, rd.Messages)
 	for _, e := range rd.CommittedEntries {
 		if g.dropped {
 			break
@@ -411,6 +415,13 @@ func (s *Server) process(g *group, rd *raft.Ready) {
 	}
 	g.raft.Advance()
 	s.maybeSnapshot(g)
+}
+
+// sendGroup sends group g's Raft messages.
+func (s *Server) sendGroup(g *group, msgs []raft.Message) {
+	for _, m := range msgs {
+		s.env.Send(nodes.NodeID(m.To), &GroupMsg{Group: g.id, Epoch: s.place.epoch(), M: m})
+	}
 }
 
 // meta is the node-level state in the log: the ring history.

@@ -37,6 +37,16 @@
 //     applied index is at least ReadState.Index.
 //  4. Call Advance.
 //
+// Two exceptions let a node overlap its disk with the rest (Raft thesis
+// §10.2.1): when Ready.SendFirst is set (a leader that stays leader), the
+// Messages may be sent before the persist, so followers write their logs
+// while the leader writes its own; and the first Ready.StableCommitted
+// committed entries, durable before this Ready, may be applied (and their
+// clients answered) before the persist. A leader's own copy of an entry
+// counts towards its commit only through a follower's acknowledgement
+// stepped after the Ready, hence after its persist, provided the node
+// steps nothing between the send and the end of the persist.
+//
 // Ready may not be called again before Advance (it panics). Step, Tick,
 // Propose and the other inputs may be called between Ready and Advance;
 // their outputs go into the next Ready.

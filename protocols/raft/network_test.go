@@ -47,6 +47,9 @@ type network struct {
 	checker *ClusterChecker
 	wire    bool // round-trip every delivered message through the codec
 	steps   int
+	// sentFirst counts Readies whose messages could go before the
+	// persist; appliedFirst the entries that could be applied before it.
+	sentFirst, appliedFirst int
 }
 
 func nodeIDs(n int) []NodeID {
@@ -116,6 +119,7 @@ func (nw *network) process(id NodeID) {
 	tn := nw.nodes[id]
 	for tn.up && tn.raft.HasReady() {
 		rd := tn.raft.Ready()
+		nw.checkEarly(tn, rd)
 		nw.persist(tn, rd)
 		nw.checkContract(tn, rd)
 		nw.queue = append(nw.queue, rd.Messages...)
@@ -177,6 +181,42 @@ func storedTerm(st *Storage, i uint64) (uint64, bool) {
 		return 0, false
 	}
 	return st.Entries[i-st.Entries[0].Index].Term, true
+}
+
+// checkEarly verifies, against what was persisted before the Ready, what
+// the Ready allows before its persist: with SendFirst only a leader's
+// messages, at a persisted term; the StableCommitted prefix of the
+// committed entries already stored.
+func (nw *network) checkEarly(tn *testNode, rd Ready) {
+	nw.t.Helper()
+	st := &tn.store
+	if rd.SendFirst {
+		for _, m := range rd.Messages {
+			// A leader's own messages, and answers that promise nothing
+			// (to a stale leader or candidate).
+			switch {
+			case m.Type == MsgApp, m.Type == MsgHeartbeat, m.Type == MsgSnap, m.Type == MsgReadIndexResp, m.Type == MsgTimeoutNow:
+			case m.Type == MsgAppResp && m.Index == 0, m.Type == MsgVoteResp && m.Reject, m.Type == MsgPreVoteResp && m.Reject:
+			default:
+				nw.t.Fatalf("%s may send %v before its persist", tn.id, m)
+			}
+			if m.Type != MsgPreVoteResp && m.Term > st.HardState.Term {
+				nw.t.Fatalf("%s may send %v before persisting term %d (persisted %d)", tn.id, m, m.Term, st.HardState.Term)
+			}
+		}
+		if len(rd.Messages) > 0 {
+			nw.sentFirst++
+		}
+	}
+	if rd.StableCommitted > len(rd.CommittedEntries) || rd.StableCommitted > 0 && rd.Snapshot != nil {
+		nw.t.Fatalf("%s: StableCommitted %d of %d committed entries (snapshot %v)", tn.id, rd.StableCommitted, len(rd.CommittedEntries), rd.Snapshot != nil)
+	}
+	for _, e := range rd.CommittedEntries[:rd.StableCommitted] {
+		if t, ok := storedTerm(st, e.Index); !ok || t != e.Term {
+			nw.t.Fatalf("%s may apply %d/t%d before its persist, but stored %s", tn.id, e.Index, e.Term, storeRange(st))
+		}
+	}
+	nw.appliedFirst += rd.StableCommitted
 }
 
 // checkContract verifies that every message of a Ready promises only what

@@ -32,6 +32,18 @@ type Ready struct {
 	// ReadStates are read requests that may be served once the applied
 	// index reaches their Index.
 	ReadStates []ReadState
+	// SendFirst reports that Messages may be sent before the persist: the
+	// node leads, stays leader and received no snapshot, so Messages
+	// promise nothing the persist makes durable (appends, heartbeats,
+	// read-index answers), and the leader counts its own copy of an entry
+	// only when a follower's acknowledgement arrives, after this Ready's
+	// persist (Raft thesis §10.2.1: the leader writes its log in parallel
+	// with replicating it).
+	SendFirst bool
+	// StableCommitted is how many of CommittedEntries (a prefix) were
+	// durable before this Ready: they may be applied before the persist,
+	// when Snapshot is nil.
+	StableCommitted int
 }
 
 // readyRecord remembers what the outstanding Ready handed out, for Advance.
@@ -74,13 +86,25 @@ func (r *RawNode) Ready() Ready {
 		rd.SoftState = &soft
 		r.prevSoft = soft
 	}
+	votedOrNewTerm := false
 	if hs := r.hardState(); hs != r.prevHard {
 		rd.HardState = &hs
-		rd.MustSync = hs.Term != r.prevHard.Term || hs.Vote != r.prevHard.Vote
+		votedOrNewTerm = hs.Term != r.prevHard.Term || hs.Vote != r.prevHard.Vote
+		rd.MustSync = votedOrNewTerm
 		r.prevHard = hs
 	}
 	rd.Snapshot = r.log.unstableSnap
 	rd.MustSync = rd.MustSync || len(rd.Entries) > 0 || rd.Snapshot != nil
+	rd.SendFirst = r.role == RoleLeader && rd.SoftState == nil && rd.Snapshot == nil && !votedOrNewTerm
+	if rd.Snapshot == nil {
+		stable := r.log.stabled
+		if len(rd.Entries) > 0 {
+			stable = min(stable, rd.Entries[0].Index-1)
+		}
+		for rd.StableCommitted < len(rd.CommittedEntries) && rd.CommittedEntries[rd.StableCommitted].Index <= stable {
+			rd.StableCommitted++
+		}
+	}
 	if n := len(rd.Entries); n > 0 {
 		r.log.handedOut = rd.Entries[n-1].Index
 	}

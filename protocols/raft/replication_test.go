@@ -420,3 +420,47 @@ func mustPanic(t *testing.T, what string, f func()) {
 	}()
 	f()
 }
+
+// TestLeaderSendsBeforePersist: a leader's appends may go out before it
+// writes its own log, and entries committed in earlier Readies may be
+// applied before the persist (network.checkEarly checks every Ready).
+// If the leader crashes in between, having sent entries it never stored,
+// the followers' copies decide their fate and nothing committed is lost.
+func TestLeaderSendsBeforePersist(t *testing.T) {
+	nw := newNetwork(t, 3)
+	nw.elect("n1")
+	for i := range 5 {
+		nw.mustPropose("n1", fmt.Sprintf("cmd-%d", i))
+	}
+	nw.stabilize()
+	if nw.sentFirst == 0 || nw.appliedFirst == 0 {
+		t.Fatalf("no Ready allowed an early send (%d) or apply (%d)", nw.sentFirst, nw.appliedFirst)
+	}
+
+	// n1 sends an append and crashes before persisting it.
+	if err := nw.node("n1").Propose([]byte("unstored")); err != nil {
+		t.Fatal(err)
+	}
+	rd := nw.node("n1").Ready()
+	if !rd.SendFirst || len(rd.Entries) != 1 {
+		t.Fatalf("leader's Ready: SendFirst %v, %d entries", rd.SendFirst, len(rd.Entries))
+	}
+	nw.queue = append(nw.queue, rd.Messages...)
+	for range rd.Messages {
+		nw.deliverAt(0) // the followers store the entry and answer
+	}
+	nw.crash("n1")
+	nw.stabilize()
+	nw.restart("n1")
+	nw.run(50) // n2 or n3 wins: their logs are longer than n1's
+	leader := nw.leader()
+	if leader == "" || leader == "n1" {
+		t.Fatalf("leader %q after the crash", leader)
+	}
+	nw.mustPropose(leader, "after")
+	nw.run(1)
+	nw.checkConverged()
+	if got := nw.appliedData("n1"); !slices.Contains(got, "unstored") || !slices.Contains(got, "after") {
+		t.Fatalf("n1 applied %v, want the followers' copy of the unstored entry, then the new one", got)
+	}
+}

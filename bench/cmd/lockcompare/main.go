@@ -30,8 +30,8 @@ func main() {
 	flag.IntVar(&cfg.Resources, "resources", 1024, "distinct lock names, drawn at random")
 	flag.StringVar(&systems, "systems", "etcd,distsync", "systems to run, in order")
 	flag.IntVar(&cfg.EtcdConns, "etcd-conns", 1, "etcd client connections (clientv3.Client) shared by the clients")
-	flag.BoolVar(&cfg.DistsyncClientIDs, "distsync-client-ids", false,
-		"distsync clients name their own client id and seq instead of using the HTTP server's pool")
+	flag.BoolVar(&cfg.DistsyncClientIDs, "distsync-client-ids", true,
+		"distsync clients name their own client id and seq, as each etcd client has its own session; false: the HTTP server's pool of client ids")
 	flag.StringVar(&cfg.Dir, "dir", "", "data directory (default: a temporary directory, removed afterwards)")
 	flag.StringVar(&jsonOut, "json", "", "write the report as JSON to this file")
 	flag.BoolVar(&markdown, "markdown", false, "print the table as Markdown")
