@@ -30,8 +30,8 @@
 //     after it. A received snapshot replaces every persisted entry.
 //  2. Only then send Ready.Messages. Messages may promise what the persist
 //     made durable: an append acknowledgement promises the entries, a vote
-//     promises the persisted (term, vote). Sending before the sync breaks
-//     Raft's safety after a crash.
+//     promises the persisted (term, vote). Sending those before the sync
+//     breaks Raft's safety after a crash (but see SendFirst below).
 //  3. Restore the state machine from Ready.Snapshot (if not nil), then
 //     apply Ready.CommittedEntries in order. Serve each ReadState once the
 //     applied index is at least ReadState.Index.
@@ -43,9 +43,9 @@
 // while the leader writes its own; and the first Ready.StableCommitted
 // committed entries, durable before this Ready, may be applied (and their
 // clients answered) before the persist. A leader's own copy of an entry
-// counts towards its commit only through a follower's acknowledgement
-// stepped after the Ready, hence after its persist, provided the node
-// steps nothing between the send and the end of the persist.
+// counts towards its commit only once Advance reports it persisted, so a
+// follower's acknowledgement stepped before that cannot commit an entry
+// the leader may still lose.
 //
 // Ready may not be called again before Advance (it panics). Step, Tick,
 // Propose and the other inputs may be called between Ready and Advance;
@@ -54,8 +54,8 @@
 // On restart, New rebuilds the node from exactly what was persisted
 // (Storage: the last HardState, the last snapshot and the entries after
 // it, possibly a few before it). Anything not persisted is treated as never
-// having happened, which is safe precisely because messages were sent only
-// after persisting.
+// having happened, which is safe precisely because nothing promised it: a
+// leader's early appends promise nothing of its own log.
 //
 // # What is implemented
 //

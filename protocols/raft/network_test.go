@@ -172,6 +172,14 @@ func storeRange(st *Storage) string {
 	return fmt.Sprintf("[%d, %d] snapshot %d", st.Entries[0].Index, st.Entries[len(st.Entries)-1].Index, st.Snapshot.Index)
 }
 
+// storedLast is the last persisted index.
+func storedLast(st *Storage) uint64 {
+	if n := len(st.Entries); n > 0 {
+		return st.Entries[n-1].Index
+	}
+	return st.Snapshot.Index
+}
+
 // storedTerm is the term of the persisted entry at i.
 func storedTerm(st *Storage, i uint64) (uint64, bool) {
 	if i == st.Snapshot.Index {
@@ -199,6 +207,10 @@ func (nw *network) checkEarly(tn *testNode, rd Ready) {
 			case m.Type == MsgAppResp && m.Index == 0, m.Type == MsgVoteResp && m.Reject, m.Type == MsgPreVoteResp && m.Reject:
 			default:
 				nw.t.Fatalf("%s may send %v before its persist", tn.id, m)
+			}
+			if last := storedLast(st); (m.Type == MsgApp || m.Type == MsgHeartbeat) && m.Commit > last ||
+				m.Type == MsgReadIndexResp && m.Index > last {
+				nw.t.Fatalf("%s may send %v before its persist, but stored only up to %d", tn.id, m, last)
 			}
 			if m.Type != MsgPreVoteResp && m.Term > st.HardState.Term {
 				nw.t.Fatalf("%s may send %v before persisting term %d (persisted %d)", tn.id, m, m.Term, st.HardState.Term)

@@ -24,7 +24,8 @@ type Ready struct {
 	// Messages are sent (entries, snapshot, term or vote changed; a change
 	// of the commit index alone can be recomputed and needs no sync).
 	MustSync bool
-	// Messages are to be sent after the persist above is durable.
+	// Messages are to be sent after the persist above is durable (or
+	// before it, when SendFirst is set).
 	Messages []Message
 	// CommittedEntries are to be applied to the state machine, in order,
 	// after the persist (they may include entries of this same Ready).
@@ -36,9 +37,9 @@ type Ready struct {
 	// node leads, stays leader and received no snapshot, so Messages
 	// promise nothing the persist makes durable (appends, heartbeats,
 	// read-index answers), and the leader counts its own copy of an entry
-	// only when a follower's acknowledgement arrives, after this Ready's
-	// persist (Raft thesis §10.2.1: the leader writes its log in parallel
-	// with replicating it).
+	// towards commit only once Advance says it is persisted (Raft thesis
+	// §10.2.1: the leader writes its log in parallel with replicating it).
+	// Acknowledgements may be stepped before Advance.
 	SendFirst bool
 	// StableCommitted is how many of CommittedEntries (a prefix) were
 	// durable before this Ready: they may be applied before the persist,
@@ -134,6 +135,10 @@ func (r *RawNode) Advance() {
 		}
 	}
 	r.pending = readyRecord{}
+	// The leader's own copy now counts up to the new stabled index.
+	if r.maybeCommit() {
+		r.bcastAppend(true)
+	}
 	if l.applied > l.committed || l.stabled > l.lastIndex() {
 		panic(fmt.Sprintf("raft: %s: after Advance applied %d > commit %d or stabled %d > last %d",
 			r.id, l.applied, l.committed, l.stabled, l.lastIndex()))

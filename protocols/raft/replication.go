@@ -103,7 +103,8 @@ func (r *RawNode) appendEntries(ents ...Entry) {
 	}
 	r.log.append(ents...)
 	r.prs[r.self].maybeUpdate(r.log.lastIndex())
-	// A group of one commits on its own.
+	// A group of one commits on its own, once the entries are stable (see
+	// maybeCommit and Advance).
 	r.maybeCommit()
 }
 
@@ -276,6 +277,9 @@ func (r *RawNode) handleAppendResponse(i int, m Message) {
 // maybeCommit advances the commit index to the highest index replicated
 // on a quorum, but only if that entry is of the current term (Figure 8:
 // older entries are committed indirectly). It reports whether it advanced.
+// The leader's own copy counts only up to what it has persisted (stabled):
+// with Ready.SendFirst its appends may be acknowledged before its own
+// write ends, and Advance counts the rest.
 func (r *RawNode) maybeCommit() bool {
 	if r.role != RoleLeader {
 		return false
@@ -283,6 +287,7 @@ func (r *RawNode) maybeCommit() bool {
 	for i := range r.prs {
 		r.matchBuf[i] = r.prs[i].match
 	}
+	r.matchBuf[r.self] = min(r.matchBuf[r.self], r.log.stabled)
 	slices.Sort(r.matchBuf)
 	mci := r.matchBuf[len(r.matchBuf)-r.quorum]
 	if mci <= r.log.committed {

@@ -424,8 +424,10 @@ func mustPanic(t *testing.T, what string, f func()) {
 // TestLeaderSendsBeforePersist: a leader's appends may go out before it
 // writes its own log, and entries committed in earlier Readies may be
 // applied before the persist (network.checkEarly checks every Ready).
-// If the leader crashes in between, having sent entries it never stored,
-// the followers' copies decide their fate and nothing committed is lost.
+// Acknowledgements that come back before the leader's persist do not
+// commit the entry; if the leader crashes in between, having sent entries
+// it never stored, the followers' copies decide their fate and nothing
+// committed is lost.
 func TestLeaderSendsBeforePersist(t *testing.T) {
 	nw := newNetwork(t, 3)
 	nw.elect("n1")
@@ -437,11 +439,40 @@ func TestLeaderSendsBeforePersist(t *testing.T) {
 		t.Fatalf("no Ready allowed an early send (%d) or apply (%d)", nw.sentFirst, nw.appliedFirst)
 	}
 
+	// n2's acknowledgement comes back before n1 has persisted the entry
+	// (n3 is cut off): n2 and n1 are a majority only once n1 has stored
+	// it, so n1 must not commit it before Advance.
+	if err := nw.node("n1").Propose([]byte("acked-early")); err != nil {
+		t.Fatal(err)
+	}
+	tn := nw.nodes["n1"]
+	rd := tn.raft.Ready()
+	if !rd.SendFirst || len(rd.Entries) != 1 {
+		t.Fatalf("leader's Ready: SendFirst %v, %d entries", rd.SendFirst, len(rd.Entries))
+	}
+	index := rd.Entries[0].Index
+	nw.isolate("n3")
+	nw.queue = append(nw.queue, rd.Messages...)
+	for guard := 0; len(nw.queue) > 0 && guard < 100; guard++ {
+		nw.deliverAt(0) // the append to n2, its ack to n1
+	}
+	if c := tn.raft.Status().Commit; c >= index {
+		t.Fatalf("n1 committed %d with its copy of entry %d not yet persisted", c, index)
+	}
+	nw.persist(tn, rd)
+	nw.apply(tn, rd)
+	tn.raft.Advance()
+	if c := tn.raft.Status().Commit; c < index {
+		t.Fatalf("n1 commit %d after persisting entry %d that n2 acknowledged", c, index)
+	}
+	nw.heal()
+	nw.stabilize()
+
 	// n1 sends an append and crashes before persisting it.
 	if err := nw.node("n1").Propose([]byte("unstored")); err != nil {
 		t.Fatal(err)
 	}
-	rd := nw.node("n1").Ready()
+	rd = nw.node("n1").Ready()
 	if !rd.SendFirst || len(rd.Entries) != 1 {
 		t.Fatalf("leader's Ready: SendFirst %v, %d entries", rd.SendFirst, len(rd.Entries))
 	}
