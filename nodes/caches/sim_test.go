@@ -2,7 +2,6 @@ package caches
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -56,25 +55,13 @@ func newCluster(t *testing.T, seed sim.Seed, cfg Config, servers, clients []node
 // swmr checks SWMR for every key across the live cache nodes.
 func swmr(servers []nodes.NodeID) sim.Checker {
 	return func(w *sim.World) error {
-		lines := map[string]map[mesi.NodeID]mesi.State{}
+		lines := map[mesi.NodeID][]mesi.Line{}
 		for _, id := range servers {
-			s, ok := w.Node(id).(*Server)
-			if !ok || s.Protocol() == nil {
-				continue
-			}
-			for _, l := range s.Protocol().Lines() {
-				if lines[l.Key] == nil {
-					lines[l.Key] = map[mesi.NodeID]mesi.State{}
-				}
-				lines[l.Key][mesi.NodeID(id)] = l.State
+			if s, ok := w.Node(id).(*Server); ok && s.Protocol() != nil {
+				lines[mesi.NodeID(id)] = s.Protocol().Lines()
 			}
 		}
-		for _, k := range slices.Sorted(maps.Keys(lines)) {
-			if err := mesi.CheckSWMR(k, lines[k]); err != nil {
-				return err
-			}
-		}
-		return nil
+		return mesi.CheckSWMRAll(lines)
 	}
 }
 

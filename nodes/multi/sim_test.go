@@ -2,7 +2,6 @@ package multi_test
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -117,7 +116,7 @@ func (x *watch) check(servers []nodes.NodeID) sim.Checker {
 		if x.err != nil {
 			return x.err
 		}
-		lines := map[string]map[mesi.NodeID]mesi.State{}
+		lines := map[mesi.NodeID][]mesi.Line{}
 		for _, id := range servers {
 			n, ok := w.Node(id).(*multi.Node)
 			if !ok {
@@ -141,20 +140,10 @@ func (x *watch) check(servers []nodes.NodeID) sim.Checker {
 				}
 			}
 			if s := partOf[*caches.Server](w, id, "caches"); s != nil && s.Protocol() != nil {
-				for _, l := range s.Protocol().Lines() {
-					if lines[l.Key] == nil {
-						lines[l.Key] = map[mesi.NodeID]mesi.State{}
-					}
-					lines[l.Key][mesi.NodeID(id)] = l.State
-				}
+				lines[mesi.NodeID(id)] = s.Protocol().Lines()
 			}
 		}
-		for _, k := range slices.Sorted(maps.Keys(lines)) {
-			if err := mesi.CheckSWMR(k, lines[k]); err != nil {
-				return err
-			}
-		}
-		return nil
+		return mesi.CheckSWMRAll(lines)
 	}
 }
 

@@ -58,6 +58,16 @@ func TestCheckSWMR(t *testing.T) {
 	}
 }
 
+func TestCheckSWMRAll(t *testing.T) {
+	ok := map[NodeID][]Line{"a": {{Key: "x", State: Shared}, {Key: "y", State: Modified}}, "b": {{Key: "x", State: Shared}}}
+	require.NoError(t, CheckSWMRAll(ok))
+	bad := map[NodeID][]Line{
+		"a": {{Key: "z", State: Modified}, {Key: "y", State: Shared}},
+		"b": {{Key: "z", State: Shared}, {Key: "y", State: Exclusive}},
+	}
+	require.ErrorContains(t, CheckSWMRAll(bad), `SWMR "y": owner b (E) alongside sharers [a]`, "keys in sorted order: y first")
+}
+
 func TestCheckData(t *testing.T) {
 	last := Write{[]byte("x"), 5}
 	for _, tc := range []struct {

@@ -33,6 +33,26 @@ func CheckSWMR(key string, lines map[NodeID]State) error {
 	return nil
 }
 
+// CheckSWMRAll checks CheckSWMR for every key some node holds, keys in
+// sorted order, given each node's stable lines (Protocol.Lines).
+func CheckSWMRAll(lines map[NodeID][]Line) error {
+	states := map[string]map[NodeID]State{}
+	for n, ls := range lines { //det:ordered building a map
+		for _, l := range ls {
+			if states[l.Key] == nil {
+				states[l.Key] = map[NodeID]State{}
+			}
+			states[l.Key][n] = l.State
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(states)) {
+		if err := CheckSWMR(k, states[k]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Write is a value and its version: the ghost of the last completed write
 // a checker tracks per key, or a home's memory.
 type Write struct {
